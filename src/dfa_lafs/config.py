@@ -1,0 +1,153 @@
+"""One frozen, validated description of a training run.
+
+Every convention that Gilmer et al. (2017) leave unstated is a field here, with the
+default chosen for this companion and the reason next to it. The notebooks, the CLI
+and the sweeps all build this same object.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import torch
+
+RULES = ("bp", "fa", "dfa", "lafs")
+ACTIVATIONS = ("tanh", "relu", "sigmoid")
+DATASETS = ("mnist", "fashion-mnist")
+DISTRIBUTIONS = ("uniform", "normal")
+REDUCTIONS = ("mean", "sum")
+DTYPES = ("float32", "float64")
+
+# Fields that say where or how fast a run happens, not what it computes: they are left
+# out of the key that decides whether a stored result still matches its config.
+_PLACE_FIELDS = ("device", "data_root")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything needed to reproduce one run; invalid values fail here, not mid-run."""
+
+    rule: str = "dfa"  # bp | fa | dfa | lafs
+    dataset: str = "mnist"  # mnist | fashion-mnist
+    data_root: str | None = None  # None: $DFA_LAFS_DATA, else ~/.cache/dfa_lafs
+    hidden: tuple[int, ...] = (800, 800, 800)  # the paper: 3 hidden layers of 800
+    activation: str = "tanh"  # the paper's f
+    lr: float = 0.1  # the paper's learning rate, plain SGD
+    momentum: float = 0.0  # the paper uses none
+    batch_size: int = 64  # unstated in the paper; Nokland (2016) used 64
+    error_reduction: str = "mean"  # e^y averaged over the batch (the usual mean loss)
+    epochs: int = 10  # unstated in the paper; enough for the readouts to saturate
+    train_size: int | None = None  # None: the full training set; else its first n
+    # W^i ~ U(+-s/sqrt(fan_in)), b^i = 0: PyTorch's nn.Linear scale, "small weight variance"
+    init: str = "uniform"
+    init_scale: float = 1.0
+    # B^i in R^{d_i x d_y}: U(+-s/sqrt(d_i)) keeps the readout logits (B^i)^T h^i of order
+    # one at any width, so the softmax starts near uniform (the paper's argument) and
+    # LAFS trains at lr 0.1; with s = 1 this is Nokland's +-1/sqrt(fan) scale.
+    feedback: str = "uniform"
+    feedback_scale: float = 1.0
+    seed: int = 0
+    device: str = "auto"  # auto: CUDA when present, else CPU
+    dtype: str = "float32"
+    record_points: int = 30  # log-spaced recording steps, plus step 0 and the last step
+    eval_size: int = 2000  # fixed examples of the train and of the test set per record
+    probe_size: int = 256  # fixed batch for the update-vs-backprop angle
+    control_seed_offset: int = field(default=10_000, repr=False)  # seed of the control readouts
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        _choice("rule", self.rule, RULES)
+        _choice("dataset", self.dataset, DATASETS)
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("init", self.init, DISTRIBUTIONS)
+        _choice("feedback", self.feedback, DISTRIBUTIONS)
+        _choice("error_reduction", self.error_reduction, REDUCTIONS)
+        _choice("dtype", self.dtype, DTYPES)
+        for i, width in enumerate(self.hidden):
+            _positive_int(f"hidden[{i}] (a layer width)", width)
+        for name in ("batch_size", "epochs", "record_points", "eval_size", "probe_size"):
+            _positive_int(name, getattr(self, name))
+        if self.train_size is not None:
+            _positive_int("train_size", self.train_size)
+        for name in ("lr", "init_scale", "feedback_scale"):
+            _positive_float(name, getattr(self, name))
+        if not isinstance(self.momentum, (int, float)) or not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+        resolve_device(self.device)
+
+    @property
+    def depth(self) -> int:
+        """Number of weight layers k (hidden layers + the output layer)."""
+        return len(self.hidden) + 1
+
+    def replace(self, **changes) -> RunConfig:
+        """A copy with some fields changed, validated again."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunConfig:
+        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown config field(s) {unknown}; valid fields: {field_names()}")
+        d = dict(d)
+        if "hidden" in d:
+            d["hidden"] = tuple(d["hidden"])
+        return cls(**d)
+
+    def key(self) -> str:
+        """Hash of what the run computes (not where): a stored result must match it."""
+        d = {k: v for k, v in self.to_dict().items() if k not in _PLACE_FIELDS}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def paper_config(rule: str = "dfa", **changes) -> RunConfig:
+    """Figure 1's setting: MNIST, 3 x 800 tanh, lr 0.1, with this project's defaults."""
+    return RunConfig(rule=rule, **changes)
+
+
+def field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(RunConfig)]
+
+
+def resolve_device(device: str) -> torch.device:
+    """'auto' -> CUDA when present, else CPU; an unavailable device is an error."""
+    if not isinstance(device, str):
+        raise ValueError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device {device!r} is not a valid torch device; use 'auto', 'cpu' or 'cuda'") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available here; use device='auto' or 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) here")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r} is not supported; use 'auto', 'cpu' or 'cuda'")
+    return dev
+
+
+def _choice(name: str, value, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(options)}; got {value!r}")
+
+
+def _positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _positive_float(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")

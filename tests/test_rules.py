@@ -1,0 +1,144 @@
+"""Each rule's hand-written update against an independent oracle, in float64."""
+
+import numpy as np
+import pytest
+import torch
+
+from dfa_lafs.config import RunConfig
+from dfa_lafs.model import MLP
+from dfa_lafs.rules import SGD, deltas, gradients, train_step
+
+
+
+def make(hidden=(7, 6, 5), activation="tanh", rule="dfa", seed=0, n=9, d_in=8, d_y=4):
+    cfg = RunConfig(rule=rule, hidden=hidden, activation=activation, dtype="float64", device="cpu", seed=seed,
+                    init_scale=2.0, feedback_scale=3.0)
+    net = MLP.from_config(cfg, d_in=d_in, d_y=d_y)
+    g = torch.Generator().manual_seed(seed + 1)
+    x = torch.rand(n, d_in, generator=g, dtype=torch.float64)
+    y = torch.nn.functional.one_hot(torch.randint(0, d_y, (n,), generator=g), d_y).double()
+    return net, x, y
+
+
+def autograd_loss_grads(net, x, y, reduction="mean"):
+    """The BP oracle: torch.autograd through the same forward pass and cross-entropy."""
+    W = [w.clone().requires_grad_() for w in net.W]
+    b = [v.clone().requires_grad_() for v in net.b]
+    h = x
+    for i in range(len(W)):
+        a = h @ W[i].T + b[i]
+        h = a if i == len(W) - 1 else net.act.f(a)
+    loss = torch.nn.functional.cross_entropy(h, y.argmax(1), reduction=reduction)
+    return torch.autograd.grad(loss, W + b)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+@pytest.mark.parametrize("hidden", [(), (5,), (7, 6, 5)])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_bp_equals_autograd(activation, hidden, reduction):
+    net, x, y = make(hidden, activation, "bp")
+    dW, db = gradients("bp", net, x, y, reduction)
+    expected = autograd_loss_grads(net, x, y, reduction)
+    for got, want in zip(dW + db, expected):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+def test_lafs_update_is_gradient_of_auxiliary_loss(activation):
+    """Eq. (9): dW^i = grad of L^i = CE(softmax((B^i)^T h^i), y) w.r.t. W^i, h^{i-1} held fixed."""
+    net, x, y = make((7, 6, 5), activation, "lafs")
+    dW, db = gradients("lafs", net, x, y)
+    hs = net.forward(x)
+    for i, B in enumerate(net.B):
+        W = net.W[i].clone().requires_grad_()
+        b = net.b[i].clone().requires_grad_()
+        h_i = net.act.f(hs[i] @ W.T + b)  # hs[i] = h^{i-1}: no gradient reaches lower layers
+        loss = torch.nn.functional.cross_entropy(h_i @ B, y.argmax(1))
+        gW, gb = torch.autograd.grad(loss, (W, b))
+        torch.testing.assert_close(dW[i], gW, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(db[i], gb, rtol=1e-10, atol=1e-12)
+    # The output layer trains on the main loss, exactly as in backprop.
+    bp_dW, _ = gradients("bp", net, x, y)
+    torch.testing.assert_close(dW[-1], bp_dW[-1])
+
+
+def test_dfa_matches_eq4_computed_example_by_example():
+    """Eq. (4), one example at a time in numpy: dW^i = sum_n ((B^i e^y_n) * f'(a^i_n)) h^{i-1}_n^T / n."""
+    net, x, y = make((7, 6, 5), "tanh", "dfa")
+    dW, _ = gradients("dfa", net, x, y)
+    W = [w.numpy() for w in net.W]
+    b = [v.numpy() for v in net.b]
+    B = [m.numpy() for m in net.B]
+    n = x.shape[0]
+    for i in range(len(B)):
+        want = np.zeros_like(W[i])
+        for xn, yn in zip(x.numpy(), y.numpy()):
+            hs, h = [xn], xn
+            for j in range(len(W)):
+                a = W[j] @ h + b[j]
+                h = a if j == len(W) - 1 else np.tanh(a)
+                hs.append(h)
+            p = np.exp(hs[-1] - hs[-1].max())
+            e_y = p / p.sum() - yn
+            delta = (B[i] @ e_y) * (1 - hs[i + 1] ** 2)
+            want += np.outer(delta, hs[i]) / n
+        np.testing.assert_allclose(dW[i].numpy(), want, rtol=1e-10, atol=1e-13)
+
+
+def test_fa_with_true_weights_as_feedback_equals_bp():
+    net, x, y = make((7, 6, 5), "tanh", "fa")
+    net.B_fa = [w.clone() for w in net.W[1:]]
+    for got, want in zip(*[gradients(r, net, x, y) for r in ("fa", "bp")]):
+        for g, w in zip(got, want):
+            torch.testing.assert_close(g, w)
+
+
+def test_fa_with_random_feedback_differs_from_bp():
+    net, x, y = make((7, 6, 5), "tanh", "fa")
+    fa, bp = gradients("fa", net, x, y)[0], gradients("bp", net, x, y)[0]
+    assert not torch.allclose(fa[0], bp[0])
+    torch.testing.assert_close(fa[-1], bp[-1])  # the output layer's update is the true gradient
+
+
+@pytest.mark.parametrize("rule", ["fa", "dfa", "lafs"])
+def test_no_hidden_layer_every_rule_is_bp(rule):
+    net, x, y = make((), "tanh", rule)
+    for g, w in zip(gradients(rule, net, x, y)[0], gradients("bp", net, x, y)[0]):
+        torch.testing.assert_close(g, w)
+
+
+def test_dfa_and_lafs_differ_only_in_the_error_vector():
+    """If every readout error equalled e^y, LAFS's update would be DFA's (eqs. 4 vs 9)."""
+    net, x, y = make((7, 6, 5), "tanh")
+    hs = net.forward(x)
+    for B in net.B:
+        B.zero_()  # readout logits 0: softmax uniform for every layer, e^i independent of h^i
+    net.W[-1].zero_()  # and output logits 0 too, so e^i = e^y exactly
+    net.b[-1].zero_()
+    hs = net.forward(x)
+    for d, l in zip(deltas("dfa", net, hs, y, "mean"), deltas("lafs", net, hs, y, "mean")):
+        torch.testing.assert_close(d, l)
+
+
+def test_feedback_matrices_are_independent_across_layers_and_shared_across_rules():
+    dfa, _, _ = make((6, 6, 6), rule="dfa")
+    lafs, _, _ = make((6, 6, 6), rule="lafs")
+    assert all(torch.equal(p, q) for p, q in zip(dfa.B + dfa.W, lafs.B + lafs.W))
+    assert not torch.equal(dfa.B[0], dfa.B[1]) and not torch.equal(dfa.B[1], dfa.B[2])
+    assert not any(torch.equal(p, q) for p, q in zip(dfa.B, dfa.B_control))
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_matches_torch_optim(momentum):
+    """Two steps of our SGD against torch.optim.SGD fed the same (autograd) gradients."""
+    net, x, y = make((7, 6), "tanh", "bp")
+    params = [p.clone().requires_grad_() for p in net.W + net.b]
+    ref = torch.optim.SGD(params, lr=0.1, momentum=momentum)
+    opt = SGD(net, lr=0.1, momentum=momentum)
+    for _ in range(2):
+        for p, g in zip(params, autograd_loss_grads(net, x, y)):
+            p.grad = g.clone()
+        ref.step()
+        train_step("bp", net, opt, x, y, "mean")
+        for p, q in zip(params, net.W + net.b):
+            torch.testing.assert_close(p.detach(), q, rtol=1e-10, atol=1e-12)
