@@ -81,3 +81,28 @@ def test_update_angles_zero_for_bp_and_positive_for_dfa():
     assert all(v == pytest.approx(0, abs=1e-5) for v in update_angles("bp", net, x, y, "mean").values())
     dfa = update_angles("dfa", net, x, y, "mean")
     assert dfa["probe/update_angle/1"] > 1 and dfa["probe/update_angle/3"] == pytest.approx(0, abs=1e-5)
+
+
+def test_confident_predictions_keep_their_angle_in_float32():
+    """Margins of 17-25 make p_t - 1 cancel in float32; the angle must still match float64."""
+    z1 = torch.tensor([[17.0, 0.0, 1.0, -1.0], [25.0, 2.0, 0.0, 0.0]])
+    z2 = torch.tensor([[18.0, 1.0, 0.0, 0.0], [24.0, 0.0, 3.0, 0.0]])
+    y = torch.tensor([[1.0, 0, 0, 0], [1.0, 0, 0, 0]])
+    e1, e2 = softmax_error(z1, y, "sum"), softmax_error(z2, y, "sum")
+
+    def naive64(z):  # float64, the textbook formula; accurate at these margins
+        return torch.softmax(z.double(), 1) - y.double()
+
+    u, v = naive64(z1), naive64(z2)
+    want = torch.rad2deg(torch.arccos((u * v).sum(1) / (u.norm(dim=1) * v.norm(dim=1))))
+    torch.testing.assert_close(angle_rows(e1, e2).double(), want, atol=1e-3, rtol=0)
+    assert 5 < want[0] < 60  # a real angle, not the 90 degrees an underflow would give
+
+
+def test_raw_angle_between_softmax_errors_never_exceeds_60_degrees():
+    """Same label: <p - y, q - y> >= (1 - p_t)(1 - q_t) and |p - y| <= sqrt(2)(1 - p_t), so cos >= 1/2."""
+    g = torch.Generator().manual_seed(2)
+    y = torch.nn.functional.one_hot(torch.randint(0, 10, (5000,), generator=g), 10).double()
+    e1 = softmax_error(5 * torch.randn(5000, 10, generator=g, dtype=torch.float64), y, "sum")
+    e2 = softmax_error(5 * torch.randn(5000, 10, generator=g, dtype=torch.float64), y, "sum")
+    assert angle_rows(e1, e2).max() <= 60 + 1e-9

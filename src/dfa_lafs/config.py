@@ -39,7 +39,7 @@ class RunConfig:
     momentum: float = 0.0  # the paper uses none
     batch_size: int = 64  # unstated in the paper; Nokland (2016) used 64
     error_reduction: str = "mean"  # e^y averaged over the batch (the usual mean loss)
-    epochs: int = 10  # unstated in the paper; enough for the readouts to saturate
+    epochs: int = 20  # unstated in the paper; the readouts and angles have settled by then
     train_size: int | None = None  # None: the full training set; else its first n
     # W^i ~ U(+-s/sqrt(fan_in)), b^i = 0: PyTorch's nn.Linear scale, "small weight variance"
     init: str = "uniform"

@@ -40,10 +40,17 @@ def figure1(results: list[Result], metric: str = "angle", split: str = "train") 
         ax.grid(alpha=0.3)
     right.legend(fontsize=8, ncol=2, loc="lower right")
     where = "training set" if split == "train" else "test set"
-    fig.suptitle(f"DFA vs LAFS on {results[0].config.dataset.upper()} ({where} subset): "
-                 f"{'x'.join(map(str, results[0].config.hidden))} {results[0].config.activation}, "
-                 f"lr {results[0].config.lr}")
+    cfg = results[0].config
+    fig.suptitle(f"DFA vs LAFS on {cfg.dataset.upper()} ({where} subset): {architecture(cfg.hidden)} "
+                 f"{cfg.activation}, lr {cfg.lr}")
     return fig
+
+
+def architecture(hidden: tuple[int, ...]) -> str:
+    """(800, 800, 800) -> '3x800'; unequal widths are listed."""
+    if len(set(hidden)) == 1:
+        return f"{len(hidden)}x{hidden[0]}"
+    return "-".join(map(str, hidden)) or "no hidden layer"
 
 
 def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
@@ -54,3 +61,45 @@ def save_figure(fig: plt.Figure, stem: str | Path) -> list[Path]:
     for path in paths:
         fig.savefig(path, dpi=150 if path.suffix == ".png" else None)
     return paths
+
+
+def angle_baselines(results: list[Result], split: str = "train") -> plt.Figure:
+    """Per rule: the raw angle, the centred angle and the control angle (fresh readout), per layer."""
+    fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4), sharey=True,
+                             constrained_layout=True, squeeze=False)
+    styles = {"angle": ("-", "raw"), "angle_centered": ("--", "centred"),
+              "angle_control": (":", "control readout")}
+    for ax, result in zip(axes[0], results):
+        for i in hidden_layers(result):
+            color = LAYER_COLORS[(i - 1) % len(LAYER_COLORS)]
+            for metric, (style, name) in styles.items():
+                ax.plot(result.history["step"], result.series(metric, i, split), style, color=color,
+                        label=f"layer {i}, {name}")
+        ax.axhline(90, color="grey", lw=0.8)
+        ax.set_title(result.config.rule.upper())
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("training step (log scale)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(r"angle between $e^y$ and $e^i$ (degrees)")
+    axes[0][-1].legend(fontsize=7, ncol=1, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+def update_alignment(results: list[Result]) -> plt.Figure:
+    """Angle between each layer's update and the true gradient (BP) on a fixed probe batch."""
+    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    for result in results:
+        style = RULE_STYLES[result.config.rule]
+        for i in range(1, result.config.depth + 1):
+            color = LAYER_COLORS[(i - 1) % len(LAYER_COLORS)]
+            ax.plot(result.history["step"], result.history[f"probe/update_angle/{i}"], style, color=color,
+                    label=f"{result.config.rule.upper()} W^{i}")
+    ax.axhline(90, color="grey", lw=0.8)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("training step (log scale)")
+    ax.set_ylabel("angle to the backprop gradient (degrees)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return fig

@@ -113,6 +113,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a result is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

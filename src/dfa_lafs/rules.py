@@ -14,8 +14,14 @@ from .model import MLP
 
 
 def softmax_error(logits: torch.Tensor, y: torch.Tensor, reduction: str) -> torch.Tensor:
-    """dL/dlogits for softmax + cross-entropy: softmax(logits) - y, over n if `mean`. (n, d_y)"""
-    e = torch.softmax(logits, dim=1) - y
+    """dL/dlogits for softmax + cross-entropy: softmax(logits) - y, over n if `mean`. (n, d_y)
+
+    The label entry p_t - 1 is computed as -(sum of the other p_j), its exact equal: for a
+    confident prediction p_t - 1 cancels to 0 in float32 while the small p_j stay accurate,
+    and the error vector's direction (which the angle metrics measure) would be lost.
+    """
+    off_target = torch.softmax(logits, dim=1) * (1 - y)
+    e = off_target - y * off_target.sum(1, keepdim=True)
     return e / logits.shape[0] if reduction == "mean" else e
 
 

@@ -1,0 +1,160 @@
+"""A sweep folder as a table, and curves averaged over seeds with confidence bands.
+
+`sweep_table(folder)` has one row per point (its file stem): the config fields that differ
+between the folder's runs, the final full-test-set metrics (columns `final/...`), the last
+recorded value of every history metric under its own name (`train/angle/1`,
+`train/readout_accuracy/1`, `probe/update_angle/3`, ...), and the timings.
+
+`mean_band(results, metric)` is the mean over runs (seeds) of a history metric at each recorded
+step with a two-sided Student-t confidence interval,
+
+    mean +- t_{(1 + level)/2, n-1} * s / sqrt(n),    s the sample standard deviation (ddof 1),
+
+so with 5 seeds at level 0.95 the half-width is 2.776 s / sqrt(5). It treats the runs as
+independent draws and the metric as roughly normal across seeds; a bootstrap would be no better
+with 5 runs. With a single run the band is NaN: there is no spread to estimate.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import _PLACE_FIELDS, RunConfig, field_names
+from .results import Result, ResultError, code_hash, load_result
+
+TIMING_COLUMNS = ("wall_s", "train_s", "record_share")
+
+
+def load_sweep(folder: str | os.PathLike, allow_stale: bool = False) -> dict[str, Result]:
+    """Every result `<point id>.json` in a sweep folder, by point id.
+
+    Results made by other training code than this checkout's are refused (rerunning the sweep
+    redoes exactly those points) unless allow_stale=True.
+    """
+    folder = Path(folder)
+    paths = sorted(folder.glob("*.json"))
+    if not paths:
+        raise ResultError(f"no result files in {folder}; run the sweep first (python -m dfa_lafs sweep GRID.yaml)")
+    results = {path.stem: load_result(path) for path in paths}
+    stale = [f"{pid}.json" for pid, r in results.items() if r.provenance.get("code_hash") != code_hash()]
+    if stale and not allow_stale:
+        raise ResultError(f"{len(stale)} of {len(results)} results in {folder} are stale (the training code "
+                          f"changed): {', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''}; rerun the sweep, "
+                          f"which redoes only those, or pass allow_stale=True")
+    return results
+
+
+def varying_fields(configs: Iterable[RunConfig]) -> list[str]:
+    """Config fields (other than where a run ran) whose value differs between the configs."""
+    dicts = [c.to_dict() for c in configs]
+    return [name for name in field_names() if name not in _PLACE_FIELDS
+            and len({repr(d[name]) for d in dicts}) > 1]
+
+
+def sweep_table(source: str | os.PathLike | Mapping[str, Result], allow_stale: bool = False) -> pd.DataFrame:
+    """One row per point: swept fields, final metrics, last recorded history values, timings."""
+    results = source if isinstance(source, Mapping) else load_sweep(source, allow_stale)
+    swept = varying_fields(r.config for r in results.values())
+    rows = []
+    for pid, r in results.items():
+        row = {"point": pid, **{name: getattr(r.config, name) for name in swept}}
+        row.update({f"final/{name}": value for name, value in r.final.items()})
+        row.update({name: values[-1] for name, values in r.history.items() if values})
+        row.update({name: r.timings[name] for name in TIMING_COLUMNS if name in r.timings})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table.sort_values(swept, kind="stable").reset_index(drop=True) if swept else table
+
+
+@dataclass(frozen=True)
+class Band:
+    """Mean of a metric over n runs at each recorded step, with the confidence band [low, high]."""
+
+    step: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    n: int
+
+
+def mean_band(results: Iterable[Result], metric: str, level: float = 0.95) -> Band:
+    """Mean and Student-t confidence band over runs of history[metric] at each recorded step.
+
+    The runs must share their recording steps (same schedule: they differ only in seed).
+    """
+    runs = list(results)
+    if not runs:
+        raise ValueError(f"no runs to average for {metric!r}")
+    steps = np.asarray(runs[0].history["step"], dtype=float)
+    for r in runs[1:]:
+        if not np.array_equal(np.asarray(r.history["step"], dtype=float), steps):
+            raise ValueError(f"runs record {metric!r} at different steps; average runs that differ only in seed")
+    values = np.array([r.series(metric) for r in runs], dtype=float)
+    mean = values.mean(axis=0)
+    if len(runs) < 2:
+        half = np.full_like(mean, np.nan)
+    else:
+        half = t_critical(level, len(runs) - 1) * values.std(axis=0, ddof=1) / math.sqrt(len(runs))
+    return Band(steps, mean, mean - half, mean + half, len(runs))
+
+
+def bands_by(results: Mapping[str, Result] | Iterable[Result], metric: str, by: Iterable[str] = ("rule",),
+             level: float = 0.95) -> dict[tuple, Band]:
+    """mean_band for each group of runs with the same values of the `by` fields, e.g. per rule.
+
+    Within a group the runs must differ only in seed, else the band would mix settings.
+    """
+    by = tuple(by)
+    runs = list(results.values()) if isinstance(results, Mapping) else list(results)
+    groups: dict[tuple, list[Result]] = {}
+    for r in runs:
+        groups.setdefault(tuple(getattr(r.config, name) for name in by), []).append(r)
+    for key, group in groups.items():
+        mixed = [name for name in varying_fields(r.config for r in group) if name != "seed"]
+        if mixed:
+            label = ", ".join(f"{name}={value!r}" for name, value in zip(by, key))
+            raise ValueError(f"runs with {label} differ in {mixed}, not only in seed; add them to `by`")
+    return {key: mean_band(group, metric, level) for key, group in sorted(groups.items(), key=lambda kv: repr(kv[0]))}
+
+
+def t_critical(level: float, df: int) -> float:
+    """t such that P(|T| <= t) = level for Student's t with df degrees of freedom.
+
+    Exact closed forms for integer df (Abramowitz & Stegun 26.7.3-4) solved by bisection,
+    so no scipy is needed: t_critical(0.95, 4) = 2.7764.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    if isinstance(df, bool) or not isinstance(df, int) or df < 1:
+        raise ValueError(f"df must be a positive int, got {df!r}")
+    lo, hi = 0.0, math.pi / 2  # theta = atan(t / sqrt(df)); P(|T| <= t) increases with theta
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _t_central(mid, df) < level else (lo, mid)
+    return math.sqrt(df) * math.tan((lo + hi) / 2)
+
+
+def _t_central(theta: float, df: int) -> float:
+    """P(|T| <= sqrt(df) tan(theta)) for Student's t with integer df (A&S 26.7.3-4)."""
+    c2, s = math.cos(theta) ** 2, math.sin(theta)
+    if df % 2 == 0:  # sin(theta) * (1 + 1/2 c^2 + 1*3/(2*4) c^4 + ... up to c^(df-2))
+        term = total = 1.0
+        for k in range(2, df, 2):
+            term *= c2 * (k - 1) / k
+            total += term
+        return s * total
+    # 2/pi * (theta + sin(theta) * (c + 2/3 c^3 + 2*4/(3*5) c^5 + ... up to c^(df-2)))
+    if df == 1:
+        return 2 * theta / math.pi
+    term = total = math.cos(theta)
+    for k in range(3, df, 2):
+        term *= c2 * (k - 1) / k
+        total += term
+    return 2 / math.pi * (theta + s * total)
