@@ -40,6 +40,7 @@ def test_table_has_one_row_per_point_with_swept_fields_and_last_values(sweep_fol
     assert len(table) == 6
     assert list(table["rule"]) == ["dfa"] * 3 + ["lafs"] * 3 and list(table["seed"]) == [0, 1, 2] * 2
     assert "lr" not in table and "hidden" not in table  # not swept: the same in every run
+    assert list(table.columns[:3]) == ["point", "rule", "seed"] and table.columns[-1] == "record_share"
     dfa2 = table.set_index("point").loc["dfa-2"]
     assert dfa2["final/test/accuracy"] == pytest.approx(0.82)
     assert dfa2["train/angle/1"] == 60.0 and dfa2["probe/update_angle/3"] == 72.0

@@ -15,11 +15,11 @@ import pytest
 import yaml
 
 from dfa_lafs import Result, RunConfig, load_result
-from dfa_lafs import sweep
+from dfa_lafs import cli, sweep
 from dfa_lafs.aggregate import sweep_table
 from dfa_lafs.config import field_names
 from dfa_lafs.results import code_hash
-from dfa_lafs.sweep import (NOTEBOOK_ONLY, GridError, kernel_manager_class, config_from_parameters, execute_point,
+from dfa_lafs.sweep import (NOTEBOOK_ONLY, GridError, config_from_parameters, execute_point, kernel_manager_class,
                             load_grid, notebook_parameters, run_sweep, sweep_main)
 
 SWEEPS = Path(__file__).parents[1] / "sweeps"
@@ -101,7 +101,8 @@ def test_notebook_rejects_bad_parameters_papermill_lets_through(data_root):
 # --- grids -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("grid, message", [
-    ({"base": {"lrr": 0.1}, "grid": {"rule": ["dfa"]}}, "point 1 of 1 (rule='dfa'): bad parameters: unknown parameter 'lrr'"),
+    ({"base": {"lrr": 0.1}, "grid": {"rule": ["dfa"]}},
+     "point 1 of 1 (rule='dfa'): bad parameters: unknown parameter 'lrr'"),
     ({"grid": {"rule": ["dfa", "sgd"]}}, "point 2 of 2 (rule='sgd'): rule must be one of"),
     ({"grid": {"lr": [0.1, "fast"]}}, "point 2 of 2 (lr='fast'): bad parameters: lr must be a number, got str 'fast'"),
     ({"grid": {"hidden": [32, 32]}}, "hidden must be a list of ints, got int 32"),
@@ -123,7 +124,7 @@ def test_bad_grids_fail_before_any_training(tmp_path, grid, message):
 def test_grid_file_errors_name_the_file_and_yaml_pitfalls(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text("grid: {rule: [dfa], lr: [1e-2]}\n")  # YAML 1.1 reads 1e-2 as a string
-    assert sweep_main([str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    assert cli.main(["sweep", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert str(path) in err and "lr must be a number, got str '1e-2'" in err and "write 1.0e-2" in err
 

@@ -70,6 +70,10 @@ def sweep_table(source: str | os.PathLike | Mapping[str, Result], allow_stale: b
         row.update({name: r.timings[name] for name in TIMING_COLUMNS if name in r.timings})
         rows.append(row)
     table = pd.DataFrame(rows)
+    # Columns in a fixed order whatever the depth of the first run: point, swept, metrics by name, timings.
+    timings = [name for name in TIMING_COLUMNS if name in table]
+    metrics = sorted(set(table.columns) - {"point", *swept, *timings})
+    table = table[["point", *swept, *metrics, *timings]]
     return table.sort_values(swept, kind="stable").reset_index(drop=True) if swept else table
 
 
@@ -119,7 +123,7 @@ def bands_by(results: Mapping[str, Result] | Iterable[Result], metric: str, by: 
     for key, group in groups.items():
         mixed = [name for name in varying_fields(r.config for r in group) if name != "seed"]
         if mixed:
-            label = ", ".join(f"{name}={value!r}" for name, value in zip(by, key))
+            label = ", ".join(f"{name}={value!r}" for name, value in zip(by, key, strict=True))
             raise ValueError(f"runs with {label} differ in {mixed}, not only in seed; add them to `by`")
     return {key: mean_band(group, metric, level) for key, group in sorted(groups.items(), key=lambda kv: repr(kv[0]))}
 

@@ -103,3 +103,40 @@ def update_alignment(results: list[Result]) -> plt.Figure:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     return fig
+
+
+def sweep_panels(table, x: str, layers: tuple[int, ...] = (1, 2, 3), log_x: bool = True) -> plt.Figure:
+    """Final test accuracy, angle e^y vs e^i and readout accuracy against a swept setting.
+
+    `table` is `aggregate.sweep_table(...)`: one row per run. Runs that share (rule, x), such as
+    seeds, are averaged; one line per rule (and per layer in the last two panels).
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8), constrained_layout=True)
+    panels = [("final/test/accuracy", "final test accuracy", (None,)),
+              ("train/angle/{i}", r"final angle $e^y$ vs $e^i$ (deg)", layers),
+              ("train/readout_accuracy/{i}", r"final readout accuracy through $B^i$", layers)]
+    for ax, (column, label, panel_layers) in zip(axes, panels):
+        for rule, rows in table.groupby("rule", sort=True):
+            for i in panel_layers:
+                name = column.format(i=i)
+                if name not in rows:
+                    continue
+                means = rows.groupby(x)[name].mean()
+                color = LAYER_COLORS[(i or 1) - 1] if i else None
+                ax.plot(means.index, means.values, RULE_STYLES[rule], marker="o", color=color,
+                        label=f"{rule.upper()}" + (f" layer {i}" if i else ""))
+        ax.set_xlabel(x)
+        ax.set_ylabel(label)
+        if log_x:
+            ax.set_xscale("log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def band_plot(ax, band, label: str, color=None, style: str = "-") -> None:
+    """Mean over seeds with its confidence band (an `aggregate.Band`), on a symlog step axis."""
+    ax.plot(band.step, band.mean, style, color=color, label=f"{label} (n={band.n})")
+    ax.fill_between(band.step, band.low, band.high, color=color, alpha=0.2, lw=0)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlim(left=0)

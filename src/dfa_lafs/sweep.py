@@ -262,7 +262,7 @@ def _expand(spec: dict, where: str) -> list[dict]:
             if not isinstance(values, list) or not values:
                 raise GridError(f"{what}.{key} must be a non-empty list of values, got {values!r}; "
                                 f"put a single value under `base:`")
-        combos += [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+        combos += [dict(zip(grid, values, strict=True)) for values in itertools.product(*grid.values())]
     points = spec.get("points") or []
     if not isinstance(points, list):
         raise GridError(f"{where}: points must be a list of mappings, got {points!r}")
@@ -405,7 +405,7 @@ class SweepReport:
         if self.others:
             lines.append(f"note: {len(self.others)} other result(s) in {self.out_dir} are not points of this grid "
                          f"(an earlier version of it?), e.g. {self.others[0]}.json; aggregation would include them")
-        lines += [f"FAILED {pid}: {error} (see {self.out_dir / (pid + '.ipynb')})" for pid, error in self.failed.items()]
+        lines += [f"FAILED {pid}: {error} (see {self.out_dir / f'{pid}.ipynb'})" for pid, error in self.failed.items()]
         return "\n".join(lines)
 
 
@@ -520,12 +520,12 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads per point (default: 1 when points run in parallel)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=sweep_command)
+    parser.set_defaults(handler=sweep_command)
     return parser
 
 
 def add_sweep_parser(subparsers) -> argparse.ArgumentParser:
-    """Register `sweep` on an argparse subparsers object; the parsed args' `func(args)` runs it."""
+    """Register `sweep` on an argparse subparsers object; the parsed args' `handler(args)` runs it."""
     return add_sweep_arguments(subparsers.add_parser(
         "sweep", help="run a grid of configs through the experiment notebook (papermill), resumably",
         description=__doc__.splitlines()[0]))
