@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.stats
 
 from .config import _PLACE_FIELDS, RunConfig, field_names
 from .results import Result, ResultError, code_hash, load_result
@@ -129,36 +130,9 @@ def bands_by(results: Mapping[str, Result] | Iterable[Result], metric: str, by: 
 
 
 def t_critical(level: float, df: int) -> float:
-    """t such that P(|T| <= t) = level for Student's t with df degrees of freedom.
-
-    Exact closed forms for integer df (Abramowitz & Stegun 26.7.3-4) solved by bisection,
-    so no scipy is needed: t_critical(0.95, 4) = 2.7764.
-    """
+    """t such that P(|T| <= t) = level for Student's t with df degrees of freedom (scipy)."""
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     if isinstance(df, bool) or not isinstance(df, int) or df < 1:
         raise ValueError(f"df must be a positive int, got {df!r}")
-    lo, hi = 0.0, math.pi / 2  # theta = atan(t / sqrt(df)); P(|T| <= t) increases with theta
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if _t_central(mid, df) < level else (lo, mid)
-    return math.sqrt(df) * math.tan((lo + hi) / 2)
-
-
-def _t_central(theta: float, df: int) -> float:
-    """P(|T| <= sqrt(df) tan(theta)) for Student's t with integer df (A&S 26.7.3-4)."""
-    c2, s = math.cos(theta) ** 2, math.sin(theta)
-    if df % 2 == 0:  # sin(theta) * (1 + 1/2 c^2 + 1*3/(2*4) c^4 + ... up to c^(df-2))
-        term = total = 1.0
-        for k in range(2, df, 2):
-            term *= c2 * (k - 1) / k
-            total += term
-        return s * total
-    # 2/pi * (theta + sin(theta) * (c + 2/3 c^3 + 2*4/(3*5) c^5 + ... up to c^(df-2)))
-    if df == 1:
-        return 2 * theta / math.pi
-    term = total = math.cos(theta)
-    for k in range(3, df, 2):
-        term *= c2 * (k - 1) / k
-        total += term
-    return 2 / math.pi * (theta + s * total)
+    return float(scipy.stats.t.ppf((1 + level) / 2, df))
