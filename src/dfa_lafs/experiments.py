@@ -68,5 +68,6 @@ def regenerate_all(data_root: str | None = None, workers: int | None = None, pro
         grid = load_grid(grid_file)
         report = run_sweep(grid, RESULTS / "sweeps" / grid.name, workers=workers, data_root=data_root,
                            progress=progress)
+        print(report.text())
         failed += len(report.failed)
     return 1 if failed else 0
