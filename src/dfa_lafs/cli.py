@@ -40,8 +40,10 @@ def add_config_flags(parser: argparse.ArgumentParser, defaults: RunConfig, exclu
         flag = "--" + f.name.replace("_", "-")
         if f.name == "hidden":
             kind = _parse_hidden
-        elif f.name in ("train_size", "data_root"):
-            kind = _optional_int if f.name == "train_size" else str
+        elif f.name == "train_size":
+            kind = _optional_int
+        elif f.name == "data_root":
+            kind = str
         else:
             kind = type(default)
         parser.add_argument(flag, type=kind, default=default, help=f"(default: {default})")
