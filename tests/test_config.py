@@ -14,9 +14,23 @@ from dfa_lafs.config import RunConfig, paper_config, resolve_device
     ({"epochs": 1.5}, "epochs must be a positive int"),
     ({"train_size": 0}, "train_size must be a positive int"),
     ({"feedback_scale": 0.0}, "feedback_scale must be > 0"),
-    ({"momentum": 1.0}, "momentum must be in [0, 1)"),
+    ({"momentum": 1.0}, "momentum must be a number in [0, 1)"),
     ({"seed": -3}, "seed must be a non-negative int"),
     ({"dataset": "cifar10"}, "dataset must be one of mnist, fashion-mnist"),
+    ({"lr": float("inf")}, "lr must be finite, got inf"),
+    ({"lr": float("nan")}, "lr must be > 0, got nan"),
+    ({"init_scale": float("inf")}, "init_scale must be finite"),
+    ({"feedback_scale": float("inf")}, "feedback_scale must be finite"),
+    ({"momentum": float("nan")}, "momentum must be a number in [0, 1)"),
+    ({"hidden": 32}, "hidden must be a sequence of layer widths"),
+    ({"hidden": "800"}, "hidden must be a sequence of layer widths"),
+    ({"data_root": 5}, "data_root must be a folder path (str) or None, got 5"),
+    ({"rule": "dfa", "hidden": ()}, "rule 'dfa' needs at least one hidden layer"),
+    ({"rule": "fa", "hidden": []}, "rule 'fa' needs at least one hidden layer"),
+    ({"patience": 3}, "patience=3 needs a validation split: set val_size > 0"),
+    ({"val_size": -1}, "val_size must be a non-negative int"),
+    ({"lr_schedule": "step"}, "lr_schedule must be one of constant, cosine"),
+    ({"noise_points": 1.0}, "noise_points must be a non-negative int"),
 ])
 def test_invalid_values_fail_at_construction(changes, message):
     with pytest.raises(ValueError) as err:
@@ -44,6 +58,10 @@ def test_roundtrip_and_key():
     assert cfg.key() != cfg.replace(seed=1).key()
     with pytest.raises(ValueError, match=r"unknown config field\(s\) \['learning_rate'\]"):
         RunConfig.from_dict({"learning_rate": 0.1})
+
+
+def test_softmax_regression_is_bp_without_hidden_layers():
+    assert RunConfig(rule="bp", hidden=()).depth == 1
 
 
 def test_frozen():

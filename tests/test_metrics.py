@@ -78,7 +78,8 @@ def test_evaluate_against_hand_computation():
 
 def test_update_angles_zero_for_bp_and_positive_for_dfa():
     net, x, y = small_net()
-    assert all(v == pytest.approx(0, abs=1e-5) for v in update_angles("bp", net, x, y, "mean").values())
+    bp = update_angles("bp", net, x, y, "mean")
+    assert all(bp[f"probe/update_angle/{i}"] == pytest.approx(0, abs=1e-5) for i in (1, 2, 3))
     dfa = update_angles("dfa", net, x, y, "mean")
     assert dfa["probe/update_angle/1"] > 1 and dfa["probe/update_angle/3"] == pytest.approx(0, abs=1e-5)
 

@@ -8,7 +8,7 @@ import dfa_lafs
 from dfa_lafs import results as results_mod
 from dfa_lafs.config import RunConfig
 from dfa_lafs.results import ResultError, load_result
-from dfa_lafs.train import record_steps, run
+from dfa_lafs.train import DivergedError, learning_rate, noise_steps, record_steps, run
 
 
 @pytest.fixture
@@ -38,10 +38,15 @@ def test_history_holds_what_figure1_needs(tiny):
     for split in ("train", "test"):
         for layer in (1, 2):
             for metric in ("angle", "angle_flat", "angle_centered", "angle_centered_flat", "angle_control",
-                           "readout_accuracy"):
+                           "angle_centered_control", "readout_accuracy"):
                 values = result.series(metric, layer, split)
                 assert len(values) == n and all(0 <= v <= 180 for v in values)
-    assert set(k for k in result.history if k.startswith("probe/")) == {f"probe/update_angle/{i}" for i in (1, 2, 3)}
+        assert all(0 <= v <= 180 for v in result.series("angle_linear_centered", split=split))
+    probes = {f"probe/update_angle/{i}" for i in (1, 2, 3)} | {f"probe/weight_norm/{i}" for i in (1, 2, 3)}
+    probes |= {f"probe/{m}/{i}" for m in ("dfa_vs_lafs_update", "dfa_update_angle", "lafs_update_angle")
+               for i in (1, 2)}
+    assert set(k for k in result.history if k.startswith("probe/")) == probes
+    assert not any(k.startswith("noise/") for k in result.history)  # noise_points=0
     assert 0 < result.timings["record_share"] < 1 and result.provenance["code_hash"] == results_mod.code_hash()
 
 
@@ -53,9 +58,60 @@ def test_resume_from_checkpoint_equals_uninterrupted(tiny, tmp_path):
     ckpt = tmp_path / "run.ckpt"
     assert run(tiny, checkpoint=ckpt, stop_after=13, progress=False) is None and ckpt.exists()
     assert run(tiny, checkpoint=ckpt, stop_after=10, progress=False) is None
-    resumed = run(tiny, checkpoint=ckpt, progress=False)
-    assert not ckpt.exists()
+    resumed = run(tiny, checkpoint=ckpt, progress=False, out=tmp_path / "r.json")
+    assert not ckpt.exists() and (tmp_path / "r.json").exists()  # removed only once the result is saved
     assert resumed.history == run(tiny, progress=False).history
+
+
+def test_early_stopping_resumes_bit_identically(tiny, tmp_path):
+    cfg = tiny.replace(val_size=640, patience=1, epochs=6, train_size=640, lr=0.5)
+    whole = run(cfg, progress=False)
+    ckpt = tmp_path / "run.ckpt"
+    while (resumed := run(cfg, checkpoint=ckpt, stop_after=7, progress=False)) is None:
+        pass
+    assert resumed.history == whole.history and resumed.per_epoch == whole.per_epoch
+    assert resumed.final == whole.final and ckpt.exists()  # no `out`: the caller removes it
+
+def test_validation_split_and_early_stopping(tiny):
+    cfg = tiny.replace(val_size=1000, patience=2, epochs=30, train_size=1000, lr=0.5)
+    result = run(cfg, progress=False)
+    val = result.per_epoch["val/accuracy"]
+    best = max(range(len(val)), key=val.__getitem__)
+    assert result.final["best_epoch"] == result.per_epoch["epoch"][best] and result.final["val/accuracy"] == val[best]
+    if not result.final["hit_cap"]:  # stopped because `patience` epochs did not beat the best
+        assert len(val) == best + 1 + cfg.patience and result.final["epochs_run"] == len(val) < 30
+    assert result.history["step"][-1] == result.timings["steps"] == result.final["epochs_run"] * 16
+    # the test metrics are those of the best-validation weights, not the last ones
+    assert result.final["test/accuracy"] > 0.5
+
+
+def test_learning_rate_schedules():
+    cfg = RunConfig(lr=0.2)
+    assert learning_rate(cfg, 5, 10) == 0.2
+    cos = cfg.replace(lr_schedule="cosine")
+    assert learning_rate(cos, 0, 10) == 0.2 and abs(learning_rate(cos, 5, 10) - 0.1) < 1e-12
+    assert abs(learning_rate(cos, 10, 10)) < 1e-12
+
+
+def test_noise_steps_pick_log_spaced_records():
+    schedule = record_steps(1000, 10)
+    assert noise_steps(schedule, 0) == set()
+    picked = sorted(noise_steps(schedule, 3))
+    assert picked[0] == 0 and picked[-1] == 1000 and len(picked) == 3
+
+
+def test_divergence_stops_the_run_without_a_result(tiny, tmp_path):
+    with pytest.raises(DivergedError, match="training diverged at step .* try a smaller lr"):
+        run(tiny.replace(lr=1e30, activation="relu"), progress=False, out=tmp_path / "r.json")
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_unwritable_output_fails_before_training(tiny, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        run(tiny, progress=False, out=tmp_path / "file" / "r.json")
+    with pytest.raises(ValueError, match="checkpoint_every must be a positive int"):
+        run(tiny, progress=False, checkpoint=tmp_path / "c.ckpt", checkpoint_every=0)
 
 
 def test_checkpoint_of_another_config_is_refused(tiny, tmp_path):

@@ -16,7 +16,7 @@ from .config import RunConfig, resolve_device
 # Independent random streams: each matrix gets its own generator, seeded from
 # (run seed, stream, layer) through numpy's SeedSequence, so that B^1, B^2, ... are
 # independent, and DFA and LAFS runs with the same seed share W init and B exactly.
-STREAM_WEIGHTS, STREAM_FEEDBACK, STREAM_FA, STREAM_CONTROL, STREAM_SHUFFLE, STREAM_EVAL = range(6)
+STREAM_WEIGHTS, STREAM_FEEDBACK, STREAM_FA, STREAM_CONTROL, STREAM_SHUFFLE, STREAM_EVAL, STREAM_BASELINE = range(7)
 
 
 def generator(seed: int, stream: int, index: int = 0) -> torch.Generator:

@@ -3,13 +3,20 @@
 The data live on the training device as whole tensors; each epoch draws a permutation from
 a generator seeded by (seed, epoch), so a run resumed from a checkpoint sees exactly the
 batches an uninterrupted run would, and the same config and seed give the same history.
+
+With `val_size`, the last examples of the training set are held out and evaluated after
+every epoch (`Result.per_epoch`); with `patience`, training stops once validation accuracy
+has not improved for that many epochs, and the best-validation weights are the ones
+evaluated on the test set (`Result.final`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-import tempfile
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -17,12 +24,21 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import checkpoint as ckpt
 from .config import RunConfig, resolve_device
 from .data import Split, load_split
+from .files import check_writable
 from .metrics import evaluate, update_angles
 from .model import MLP, STREAM_EVAL, STREAM_SHUFFLE, generator
-from .results import Result, code_hash, provenance
+from .probes import LinearBaseline, noise_angles, noise_keys
+from .results import Result, provenance
 from .rules import SGD, train_step
+
+FINITE_CHECK_EVERY = 50  # steps between checks that the weights are still finite
+
+
+class DivergedError(RuntimeError):
+    """The weights or the loss became NaN or infinite: no result is written."""
 
 
 def record_steps(total_steps: int, points: int) -> list[int]:
@@ -31,73 +47,231 @@ def record_steps(total_steps: int, points: int) -> list[int]:
     return sorted({0, total_steps, *log_spaced.tolist()})
 
 
+def noise_steps(schedule: list[int], points: int) -> set[int]:
+    """`points` of the record steps, evenly spaced in the (log-spaced) schedule, first and last included."""
+    if points == 0:
+        return set()
+    index = np.linspace(0, len(schedule) - 1, min(points, len(schedule))).round().astype(int)
+    return {schedule[i] for i in index}
+
+
+def learning_rate(config: RunConfig, step: int, total: int) -> float:
+    """The learning rate of step `step` (0-based) of `total`: constant, or cosine decay to 0."""
+    if config.lr_schedule == "cosine":
+        return config.lr * 0.5 * (1 + math.cos(math.pi * step / total))
+    return config.lr
+
+
 def run(config: RunConfig, *, checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 2000,
-        stop_after: int | None = None, progress: bool = True) -> Result | None:
+        stop_after: int | None = None, progress: bool = True, out: str | os.PathLike | None = None) -> Result | None:
     """Train `config.rule` on `config.dataset` and return a `Result`.
 
-    checkpoint: a file to save state to every `checkpoint_every` steps and to resume from
-    when it exists (it is removed once the run completes). stop_after: train at most this
-    many steps in this call, checkpoint, and return None (for time-limited sessions).
+    out: save the result there (atomically) and only then remove the checkpoint.
+    checkpoint: a file to save state to every `checkpoint_every` steps (and on Ctrl-C) and to
+    resume from when it exists; without `out` it is kept, for the caller to remove once the
+    result is saved (`checkpoint.remove`). stop_after: train at most this many steps in this
+    call, checkpoint, and return None (for time-limited sessions).
+    Raises DivergedError, with no result written, if the weights or the loss stop being finite.
     """
-    if stop_after is not None and checkpoint is None:
-        raise ValueError("stop_after needs a checkpoint path to save the unfinished run to")
+    _check_arguments(checkpoint, checkpoint_every, stop_after, out)
     t_start = time.perf_counter()
     device, dtype = resolve_device(config.device), getattr(torch, config.dtype)
-    train, test = _load(config, device, dtype)
+    train, val, test = _load(config, device, dtype)
     evals = _eval_sets(config, train, test)
     net = MLP.from_config(config, d_in=train.x.shape[1], d_y=train.y.shape[1])
     opt = SGD(net, config.lr, config.momentum)
+    linear = (LinearBaseline.fit(train.x, train.y, config.baseline_epochs, config.batch_size, config.seed)
+              if config.baseline_epochs else None)
     steps_per_epoch = math.ceil(len(train) / config.batch_size)
     total = config.epochs * steps_per_epoch
-    schedule = set(record_steps(total, config.record_points))
-    state = {"step": 0, "history": {}, "timings": {"train_s": 0.0, "record_s": 0.0}}
+    schedule = record_steps(total, config.record_points)
+    loop = _Loop(config, net, opt, evals, linear, train, steps_per_epoch, total, noise_steps(schedule, config.noise_points))
     if checkpoint is not None and Path(checkpoint).exists():
-        state = _resume(Path(checkpoint), config, net, opt)
+        loop.state = ckpt.load(checkpoint, config, net, opt)
     else:
-        _record(state, config, net, evals, steps_per_epoch)
-    wall_before = state["timings"].pop("wall_s_before_resume", 0.0)  # time spent in earlier calls
+        loop.record()
+    wall_before = loop.state["timings"].pop("wall_s_before_resume", 0.0)  # time spent in earlier calls
 
-    bar = tqdm(total=total, initial=state["step"], disable=not progress, unit="step",
+    def save_checkpoint() -> None:
+        loop.state["timings"]["wall_s_before_resume"] = wall_before + time.perf_counter() - t_start
+        ckpt.save(checkpoint, config, net, opt, loop.state)
+        loop.state["timings"].pop("wall_s_before_resume")
+
+    bar = tqdm(total=total, initial=loop.state["step"], disable=not progress, unit="step",
                desc=f"{config.rule} {config.dataset}", dynamic_ncols=True)
-    t_train, done_here = time.perf_counter(), 0
-    for epoch in range(state["step"] // steps_per_epoch, config.epochs):
-        perm = torch.randperm(len(train), generator=generator(config.seed, STREAM_SHUFFLE, epoch)).to(device)
-        for b in range(state["step"] - epoch * steps_per_epoch, steps_per_epoch):
-            idx = perm[b * config.batch_size:(b + 1) * config.batch_size]
-            train_step(config.rule, net, opt, train.x[idx], train.y[idx], config.error_reduction)
-            state["step"] += 1
-            done_here += 1
-            bar.update(1)
-            if state["step"] in schedule:
-                state["timings"]["train_s"] += time.perf_counter() - t_train
-                _record(state, config, net, evals, steps_per_epoch)
-                bar.set_postfix(_postfix(state["history"]), refresh=False)
-                t_train = time.perf_counter()
-            stopping = stop_after is not None and done_here >= stop_after and state["step"] < total
-            if checkpoint is not None and (state["step"] % checkpoint_every == 0 or stopping):
-                state["timings"]["train_s"] += time.perf_counter() - t_train
-                state["timings"]["wall_s_before_resume"] = wall_before + time.perf_counter() - t_start
-                _save_checkpoint(Path(checkpoint), config, net, opt, state)
-                state["timings"].pop("wall_s_before_resume")
-                t_train = time.perf_counter()
-            if stopping:
-                bar.close()
-                return None
-    bar.close()
-    _sync(device)
-    state["timings"]["train_s"] += time.perf_counter() - t_train
-    return _finish(config, net, test, state, device, wall_before + time.perf_counter() - t_start, checkpoint)
+    with bar, _deferred_interrupts() as interrupted:
+        finished = loop.train(set(schedule), bar, val, stop_after, interrupted,
+                              save_checkpoint if checkpoint is not None else None, checkpoint_every)
+    if not finished:
+        return None
+    result = _finish(config, net, test, linear, loop, device, wall_before + time.perf_counter() - t_start)
+    if out is not None:
+        result.save(out)
+        ckpt.remove(checkpoint)
+    return result
 
 
-def _load(config: RunConfig, device: torch.device, dtype: torch.dtype) -> tuple[Split, Split]:
+class _Loop:
+    """The training loop's state and the steps that change it (kept in a checkpoint as `state`)."""
+
+    def __init__(self, config, net, opt, evals, linear, train, steps_per_epoch, total, noise_at):
+        self.config, self.net, self.opt, self.evals, self.linear = config, net, opt, evals, linear
+        self.train_split, self.steps_per_epoch, self.total, self.noise_at = train, steps_per_epoch, total, noise_at
+        self.state = {"step": 0, "history": {}, "per_epoch": {}, "best": None, "stale_epochs": 0,
+                      "timings": {"train_s": 0.0, "record_s": 0.0}}
+
+    def train(self, schedule, bar, val, stop_after, interrupted, save_checkpoint, checkpoint_every) -> bool:
+        """Train until the cap, early stopping, or `stop_after`; True when the run is complete."""
+        cfg, state, done_here = self.config, self.state, 0
+        t_train = time.perf_counter()
+        epoch = state["step"] // self.steps_per_epoch
+        while epoch < cfg.epochs and not self.stopped_early():
+            perm = torch.randperm(len(self.train_split), generator=generator(cfg.seed, STREAM_SHUFFLE, epoch))
+            perm = perm.to(self.train_split.x.device)
+            for b in range(state["step"] - epoch * self.steps_per_epoch, self.steps_per_epoch):
+                idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                self.opt.lr = learning_rate(cfg, state["step"], self.total)
+                train_step(cfg.rule, self.net, self.opt, self.train_split.x[idx], self.train_split.y[idx],
+                           cfg.error_reduction)
+                state["step"] += 1
+                done_here += 1
+                bar.update(1)
+                if state["step"] % FINITE_CHECK_EVERY == 0:
+                    self.check_finite()
+                pause = state["step"] in schedule or state["step"] % self.steps_per_epoch == 0
+                if pause:
+                    _sync(self.train_split.x.device)  # on CUDA, let the steps finish before timing them
+                    state["timings"]["train_s"] += time.perf_counter() - t_train
+                    if state["step"] in schedule:
+                        self.record()
+                        bar.set_postfix(_postfix(state["history"]), refresh=False)
+                    if state["step"] % self.steps_per_epoch == 0 and val is not None:
+                        self.validate(val)
+                    t_train = time.perf_counter()
+                stopping = stop_after is not None and done_here >= stop_after and state["step"] < self.total
+                if save_checkpoint and (state["step"] % checkpoint_every == 0 or stopping or interrupted.is_set()):
+                    state["timings"]["train_s"] += time.perf_counter() - t_train
+                    save_checkpoint()
+                    t_train = time.perf_counter()
+                if interrupted.is_set():
+                    where = "; checkpoint saved: run the same command to resume" if save_checkpoint else ""
+                    raise KeyboardInterrupt(f"interrupted at step {state['step']}{where}")
+                if stopping:
+                    return False
+                if self.stopped_early():
+                    break
+            epoch += 1
+        state["timings"]["train_s"] += time.perf_counter() - t_train
+        if state["history"]["step"][-1] != state["step"]:  # stopped early: end the history where training ended
+            self.record()
+        return True
+
+    def stopped_early(self) -> bool:
+        return bool(self.config.patience) and self.state["stale_epochs"] >= self.config.patience
+
+    def check_finite(self) -> None:
+        for i, W in enumerate(self.net.W, start=1):
+            if not torch.isfinite(W).all():
+                raise DivergedError(f"training diverged at step {self.state['step']}: W^{i} is no longer finite "
+                                    f"(lr {self.config.lr}); try a smaller lr or init_scale")
+
+    def record(self) -> None:
+        t0 = time.perf_counter()
+        cfg, state, net, evals = self.config, self.state, self.net, self.evals
+        row = {"step": state["step"], "epoch": state["step"] / self.steps_per_epoch}
+        for split in ("train", "test"):
+            x, y = evals[split].x, evals[split].y
+            row.update(evaluate(net, x, y, split, self.linear.logits(x) if self.linear else None))
+        if not math.isfinite(row["train/loss"]):
+            raise DivergedError(f"training diverged at step {state['step']}: the training loss is "
+                                f"{row['train/loss']} (lr {cfg.lr}); try a smaller lr or init_scale")
+        row.update(update_angles(cfg.rule, net, evals["probe"].x, evals["probe"].y, cfg.error_reduction))
+        if self.noise_at and net.k > 1:
+            nan = dict.fromkeys(noise_keys(net.k), math.nan)
+            row.update(noise_angles(net, self.train_split.x, self.train_split.y, cfg.seed, state["step"])
+                       if state["step"] in self.noise_at else nan)
+        for name, value in row.items():
+            state["history"].setdefault(name, []).append(value)
+        state["timings"]["record_s"] += time.perf_counter() - t0
+
+    def validate(self, val: Split) -> None:
+        """Evaluate on the validation split after an epoch; keep the best weights (early stopping)."""
+        t0 = time.perf_counter()
+        state = self.state
+        with torch.no_grad():
+            logits = self.net.forward(val.x)[-1]
+        accuracy = (logits.argmax(1) == val.labels).float().mean().item()
+        loss = torch.nn.functional.cross_entropy(logits, val.labels).item()
+        row = {"epoch": state["step"] // self.steps_per_epoch, "val/accuracy": accuracy, "val/loss": loss}
+        for name, value in row.items():
+            state["per_epoch"].setdefault(name, []).append(value)
+        if state["best"] is None or accuracy > state["best"]["val_accuracy"]:
+            state["best"] = {"epoch": row["epoch"], "val_accuracy": accuracy,
+                             "W": [W.clone() for W in self.net.W], "b": [b.clone() for b in self.net.b]}
+            state["stale_epochs"] = 0
+        else:
+            state["stale_epochs"] += 1
+        state["timings"]["record_s"] += time.perf_counter() - t0
+
+
+def _check_arguments(checkpoint, checkpoint_every, stop_after, out) -> None:
+    """Everything about where the run writes, checked before any data is loaded or step taken."""
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every <= 0:
+        raise ValueError(f"checkpoint_every must be a positive int (steps), got {checkpoint_every!r}")
+    if stop_after is not None and (isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after <= 0):
+        raise ValueError(f"stop_after must be a positive int (steps) or None, got {stop_after!r}")
+    if stop_after is not None and checkpoint is None:
+        raise ValueError("stop_after needs a checkpoint path to save the unfinished run to")
+    if out is not None:
+        check_writable(out, "result file")
+    if checkpoint is not None:
+        check_writable(checkpoint, "checkpoint")
+        if out is not None and Path(out).resolve() == Path(checkpoint).resolve():
+            raise ValueError(f"the result and the checkpoint must be different files, both are {out}")
+
+
+@contextlib.contextmanager
+def _deferred_interrupts():
+    """Ctrl-C / SIGTERM set a flag that the loop checks between steps (never mid-update).
+
+    An update changes the layers one after another; stopping in between would leave weights
+    that no step produced. Outside the main thread (Dask workers) signals are left alone.
+    """
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum, frame):
+        if flag.is_set():  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        flag.set()
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _load(config: RunConfig, device: torch.device, dtype: torch.dtype) -> tuple[Split, Split | None, Split]:
+    """(train, validation or None, test); validation is the last `val_size` training examples."""
     train = load_split(config.dataset, True, config.data_root, device, dtype)
     test = load_split(config.dataset, False, config.data_root, device, dtype)
+    n = len(train)
+    if config.val_size >= n:
+        raise ValueError(f"val_size {config.val_size} leaves no training examples out of {n}; use e.g. 10000")
+    val = train.subset(torch.arange(n - config.val_size, n, device=device)) if config.val_size else None
+    available = n - config.val_size
     if config.train_size is not None:
-        if config.train_size > len(train):
-            raise ValueError(f"train_size {config.train_size} exceeds the {len(train)} training examples "
-                             f"of {config.dataset}; use at most {len(train)} or None for all")
-        train = train.subset(torch.arange(config.train_size, device=device))
-    return train, test
+        if config.train_size > available:
+            raise ValueError(f"train_size {config.train_size} exceeds the {available} training examples "
+                             f"of {config.dataset} (after val_size {config.val_size}); use at most {available}")
+        available = config.train_size
+    return train.subset(torch.arange(available, device=device)), val, test
 
 
 def _eval_sets(config: RunConfig, train: Split, test: Split) -> dict[str, Split]:
@@ -110,18 +284,6 @@ def _eval_sets(config: RunConfig, train: Split, test: Split) -> dict[str, Split]
             "probe": pick(train, config.probe_size, 2)}
 
 
-def _record(state: dict, config: RunConfig, net: MLP, evals: dict[str, Split], steps_per_epoch: int) -> None:
-    t0 = time.perf_counter()
-    row = {"step": state["step"], "epoch": state["step"] / steps_per_epoch}
-    for split in ("train", "test"):
-        row.update(evaluate(net, evals[split].x, evals[split].y, split))
-    probe = evals["probe"]
-    row.update(update_angles(config.rule, net, probe.x, probe.y, config.error_reduction))
-    for name, value in row.items():
-        state["history"].setdefault(name, []).append(value)
-    state["timings"]["record_s"] += time.perf_counter() - t0
-
-
 def _postfix(history: dict) -> dict[str, str]:
     out = {"acc": f"{history['train/accuracy'][-1]:.3f}"}
     if "train/angle/1" in history:
@@ -130,44 +292,27 @@ def _postfix(history: dict) -> dict[str, str]:
     return out
 
 
-def _finish(config: RunConfig, net: MLP, test: Split, state: dict, device: torch.device, wall_s: float,
-            checkpoint: str | os.PathLike | None) -> Result:
-    """Evaluate on the full test set, add timings and provenance, remove the checkpoint."""
+def _finish(config: RunConfig, net: MLP, test: Split, linear: LinearBaseline | None, loop: _Loop,
+            device: torch.device, wall_s: float) -> Result:
+    """Evaluate on the full test set (best-validation weights if there is a validation split)."""
     t0 = time.perf_counter()
-    final = evaluate(net, test.x, test.y, "test")
+    _sync(device)
+    state = loop.state
+    extra = {}
+    if state["best"] is not None:
+        for dst, src in zip(net.W + net.b, state["best"]["W"] + state["best"]["b"]):
+            dst.copy_(src)
+        epochs_run = state["step"] // loop.steps_per_epoch
+        extra = {"best_epoch": state["best"]["epoch"], "val/accuracy": state["best"]["val_accuracy"],
+                 "epochs_run": epochs_run, "hit_cap": not loop.stopped_early()}
+    final = evaluate(net, test.x, test.y, "test", linear.logits(test.x) if linear else None)
+    final.update(extra)
     timings = state["timings"]
     timings["wall_s"] = wall_s + time.perf_counter() - t0
     timings["record_share"] = timings["record_s"] / max(timings["train_s"] + timings["record_s"], 1e-9)
     timings["steps"] = state["step"]
     timings["train_steps_per_s"] = state["step"] / max(timings["train_s"], 1e-9)
-    if checkpoint is not None and Path(checkpoint).exists():
-        Path(checkpoint).unlink()
-    return Result(config, state["history"], timings, provenance(device), final)
-
-
-def _save_checkpoint(path: Path, config: RunConfig, net: MLP, opt: SGD, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    blob = {"config": config.to_dict(), "config_key": config.key(), "code_hash": code_hash(),
-            "net": net.state(), "opt": opt.state(), "state": state}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _resume(path: Path, config: RunConfig, net: MLP, opt: SGD) -> dict:
-    blob = torch.load(path, map_location=net.W[0].device, weights_only=False)
-    if blob["config_key"] != config.key() or blob["code_hash"] != code_hash():
-        raise ValueError(f"checkpoint {path} was made by another config or version of the code; "
-                         f"delete it or pass a different checkpoint path")
-    for dst, src in zip(net.W + net.b, blob["net"]["W"] + blob["net"]["b"]):
-        dst.copy_(src)
-    opt.load_state(blob["opt"])
-    return blob["state"]
+    return Result(config, state["history"], timings, provenance(device), final, state["per_epoch"])
 
 
 def _sync(device: torch.device) -> None:
