@@ -6,13 +6,16 @@ import math
 
 import numpy as np
 import pytest
+import yaml
 
 from dfa_lafs import Result, RunConfig
-from dfa_lafs.aggregate import bands_by, load_sweep, mean_band, sweep_table, t_critical
+from dfa_lafs.aggregate import LeftoverResultsWarning, bands_by, load_sweep, mean_band, sweep_table, t_critical
 from dfa_lafs.results import ResultError, code_hash
+from dfa_lafs.sweep.grid import load_grid, record_grid
 
 STEPS = [0, 10, 100]
 T_95_2DF = 4.302652729749  # Student t, two-sided 95%, 2 degrees of freedom (3 seeds)
+GRID = {"name": "agg", "base": {"hidden": [8, 8], "epochs": 1}, "grid": {"rule": ["dfa", "lafs"], "seed": [0, 1, 2]}}
 
 
 def make_result(rule: str, seed: int, angle: list[float], accuracy: float, lr: float = 0.1,
@@ -25,13 +28,27 @@ def make_result(rule: str, seed: int, angle: list[float], accuracy: float, lr: f
                   provenance={"code_hash": code or code_hash()}, final={"test/accuracy": accuracy})
 
 
-@pytest.fixture
-def sweep_folder(tmp_path):
-    """dfa and lafs, 3 seeds each; at each step the dfa angles over seeds are 10, 20, 30 apart."""
+def point_ids(grid=GRID) -> dict[tuple[str, int], str]:
+    return {(p.config.rule, p.config.seed): p.id for p in load_grid(grid).points}
+
+
+def write_sweep(folder, grid=GRID):
+    """dfa and lafs, 3 seeds each; at each step the dfa angles over seeds are 10, 20, 30 apart.
+
+    Written as run_sweep would: one file per point id, and the grid recorded in the folder.
+    """
+    ids = point_ids(grid)
     for seed in range(3):
         make_result("dfa", seed, [90.0, 60.0 + 10 * seed, 40.0 + 10 * seed], 0.8 + 0.01 * seed).save(
-            tmp_path / f"dfa-{seed}.json")
-        make_result("lafs", seed, [90.0, 50.0, 20.0 + seed], 0.9).save(tmp_path / f"lafs-{seed}.json")
+            folder / f"{ids['dfa', seed]}.json")
+        make_result("lafs", seed, [90.0, 50.0, 20.0 + seed], 0.9).save(folder / f"{ids['lafs', seed]}.json")
+    record_grid(folder, load_grid(grid))
+    return ids
+
+
+@pytest.fixture
+def sweep_folder(tmp_path):
+    write_sweep(tmp_path)
     return tmp_path
 
 
@@ -41,15 +58,15 @@ def test_table_has_one_row_per_point_with_swept_fields_and_last_values(sweep_fol
     assert list(table["rule"]) == ["dfa"] * 3 + ["lafs"] * 3 and list(table["seed"]) == [0, 1, 2] * 2
     assert "lr" not in table and "hidden" not in table  # not swept: the same in every run
     assert list(table.columns[:3]) == ["point", "rule", "seed"] and table.columns[-1] == "record_share"
-    dfa2 = table.set_index("point").loc["dfa-2"]
+    dfa2 = table.set_index("point").loc[point_ids()["dfa", 2]]
     assert dfa2["final/test/accuracy"] == pytest.approx(0.82)
     assert dfa2["train/angle/1"] == 60.0 and dfa2["probe/update_angle/3"] == 72.0
     assert dfa2["train/readout_accuracy/1"] == pytest.approx(0.82) and dfa2["wall_s"] == 12.0
 
 
 def test_mean_band_is_the_t_interval_over_seeds(sweep_folder):
-    results = load_sweep(sweep_folder)
-    band = mean_band([results[f"dfa-{s}"] for s in range(3)], "train/angle/1")
+    results, ids = load_sweep(sweep_folder), point_ids()
+    band = mean_band([results[ids["dfa", s]] for s in range(3)], "train/angle/1")
     assert band.n == 3 and list(band.step) == STEPS
     # step 10: angles 60, 70, 80 -> mean 70, sample sd 10; step 0: all 90, no spread
     half = T_95_2DF * 10 / math.sqrt(3)
@@ -67,10 +84,10 @@ def test_bands_by_rule(sweep_folder):
 
 
 def test_bands_refuse_to_mix_settings(sweep_folder):
-    make_result("dfa", 5, [90.0, 60.0, 40.0], 0.8, lr=0.3).save(sweep_folder / "dfa-lr.json")
+    results = {**load_sweep(sweep_folder), "dfa-lr": make_result("dfa", 5, [90.0, 60.0, 40.0], 0.8, lr=0.3)}
     with pytest.raises(ValueError, match=r"runs with rule='dfa' differ in \['lr'\], not only in seed"):
-        bands_by(load_sweep(sweep_folder), "train/angle/1", by=["rule"])
-    assert ("dfa", 0.3) in bands_by(load_sweep(sweep_folder), "train/angle/1", by=["rule", "lr"])
+        bands_by(results, "train/angle/1", by=["rule"])
+    assert ("dfa", 0.3) in bands_by(results, "train/angle/1", by=["rule", "lr"])
 
 
 def test_one_run_has_no_band_and_steps_must_match():
@@ -82,13 +99,58 @@ def test_one_run_has_no_band_and_steps_must_match():
         mean_band([make_result("dfa", 0, [1.0, 2.0, 3.0], 0.5), other], "train/angle/1")
 
 
-def test_stale_and_missing_results_are_refused(tmp_path):
-    with pytest.raises(ResultError, match="no result files"):
+# --- freshness: a sweep's results count only as points of its current grid, made by this code ---
+
+def test_a_folder_that_records_no_grid_is_refused(tmp_path):
+    with pytest.raises(ResultError, match="no sweep folder"):
+        load_sweep(tmp_path / "nowhere")
+    make_result("dfa", 0, [1.0, 2.0, 3.0], 0.5).save(tmp_path / "old.json")
+    with pytest.raises(ResultError, match=r"does not record which grid made it \(_grid.json\); pass grid="):
         load_sweep(tmp_path)
-    make_result("dfa", 0, [1.0, 2.0, 3.0], 0.5, code="0" * 16).save(tmp_path / "old.json")
-    with pytest.raises(ResultError, match="1 of 1 results .* are stale .* old.json"):
-        load_sweep(tmp_path)
-    assert list(load_sweep(tmp_path, allow_stale=True)) == ["old"]
+
+
+def test_missing_stale_and_edited_points_are_refused_naming_the_command(sweep_folder):
+    ids = point_ids()
+    (sweep_folder / f"{ids['dfa', 0]}.json").unlink()
+    with pytest.raises(ResultError) as err:
+        load_sweep(sweep_folder)
+    message = str(err.value)
+    assert message.startswith("1 of 6 points of grid 'agg' have no fresh result") and ids["dfa", 0] in message
+    assert "redoes only those" in message and "\n" not in message
+    write_sweep(sweep_folder)
+    make_result("lafs", 1, [1.0, 2.0, 3.0], 0.5, code="0" * 16).save(sweep_folder / f"{ids['lafs', 1]}.json")
+    with pytest.raises(ResultError, match="1 of 6 points .* the training code changed"):
+        load_sweep(sweep_folder)
+    assert len(load_sweep(sweep_folder, allow_stale=True)) == 6  # other code, if asked; never another config
+    path = sweep_folder / f"{ids['dfa', 2]}.json"
+    path.write_text(path.read_text().replace('"epochs": 1', '"epochs": 7'))  # a hand-edited config
+    with pytest.raises(ResultError, match="has been edited"):
+        load_sweep(sweep_folder, allow_stale=True)
+
+
+def test_leftovers_are_reported_and_left_out(sweep_folder):
+    make_result("dfa", 5, [90.0, 60.0, 40.0], 0.8, lr=0.3).save(sweep_folder / "old-point.json")
+    with pytest.warns(LeftoverResultsWarning, match=r"1 result file\(s\) .* not points of grid 'agg' .* old-point"):
+        results = load_sweep(sweep_folder)
+    assert sorted(results) == sorted(point_ids().values())
+
+
+def test_the_current_grid_file_decides(tmp_path):
+    """Edit the grid file after the sweep: new points are missing, dropped ones become leftovers."""
+    grid_file, folder = tmp_path / "agg.yaml", tmp_path / "results"
+    grid_file.write_text(yaml.safe_dump(GRID))
+    folder.mkdir()
+    write_sweep(folder, grid_file)
+    assert len(load_sweep(folder)) == 6
+    grid_file.write_text(yaml.safe_dump({**GRID, "grid": {"rule": ["dfa", "lafs"], "seed": [0, 1, 2, 3]}}))
+    with pytest.raises(ResultError, match=rf"2 of 8 points of {grid_file} have no fresh result.*sweep {grid_file}"):
+        load_sweep(folder)
+    grid_file.write_text(yaml.safe_dump({**GRID, "grid": {"rule": ["dfa"], "seed": [0, 1, 2]}}))
+    with pytest.warns(LeftoverResultsWarning, match="3 result file"):
+        assert len(load_sweep(folder)) == 3
+    grid_file.unlink()
+    with pytest.raises(ResultError, match=f"names the grid file {grid_file}, which no longer exists"):
+        load_sweep(folder)
 
 
 @pytest.mark.parametrize("level, df, expected", [

@@ -15,12 +15,13 @@ import pytest
 import yaml
 
 from dfa_lafs import Result, RunConfig, load_result
-from dfa_lafs import cli, sweep
+from dfa_lafs import cli
+from dfa_lafs.sweep import runner
 from dfa_lafs.aggregate import sweep_table
 from dfa_lafs.config import field_names
-from dfa_lafs.results import code_hash
+from dfa_lafs.results import ResultError, code_hash
 from dfa_lafs.sweep import (NOTEBOOK_ONLY, GridError, config_from_parameters, execute_point, kernel_manager_class,
-                            load_grid, notebook_parameters, run_sweep, sweep_main)
+                            load_grid, notebook_parameters, run_sweep)
 
 SWEEPS = Path(__file__).parents[1] / "sweeps"
 TINY = {"hidden": [32, 32], "epochs": 1, "train_size": 512, "eval_size": 256, "probe_size": 64, "record_points": 5}
@@ -164,7 +165,9 @@ def test_serial_sweep_runs_points_and_reports_the_failure(serial):
         notebook = json.loads((out / f"{point.id}.ipynb").read_text())
         assert "test accuracy" in json.dumps(notebook["cells"][-1]["outputs"])
     assert (out / f"{bad.id}.ipynb").exists() and not (out / f"{bad.id}.json").exists()
-    table = sweep_table(out)
+    with pytest.raises(ResultError, match=rf"1 of 3 points of grid 'tiny' have no fresh result .*{bad.id}"):
+        sweep_table(out)  # the folder records its grid, which has a point without a result
+    table = sweep_table(out, grid=GOOD)
     assert list(table["rule"]) == ["dfa", "lafs"] and table["final/test/accuracy"].between(0, 1).all()
 
 
@@ -178,9 +181,9 @@ def test_missing_stale_and_corrupt_results_are_redone(tmp_path, monkeypatch):
     """Resumption decides by loading each result for its config (with a stand-in for papermill)."""
     def fake_execute(pid, config, threads=0):
         result = Result(RunConfig.from_dict(config), {"step": [0]}, {}, {"code_hash": code_hash()})
-        return sweep.PointOutcome(pid, "{}", json.dumps(result.to_dict()), None, 0.0)
+        return runner.PointOutcome(pid, "{}", json.dumps(result.to_dict()), None, 0.0)
 
-    monkeypatch.setattr(sweep, "execute_point", fake_execute)
+    monkeypatch.setattr(runner, "execute_point", fake_execute)
     grid = {"base": TINY, "grid": {"seed": [0, 1, 2]}}
     ids = [p.id for p in load_grid(grid).points]
     assert sorted(run_sweep(grid, tmp_path, workers=1, progress=False).ran) == sorted(ids)
@@ -196,7 +199,7 @@ def test_cli_reruns_only_the_failed_point_on_a_local_cluster_and_exits_1(serial,
     out, first, _ = serial
     grid_file = tmp_path / "tiny.yaml"
     grid_file.write_text(yaml.safe_dump(GRID))
-    code = sweep_main([str(grid_file), "--out", str(out), "--workers", "2", "--data-root", data_root, "--quiet"])
+    code = cli.main(["sweep", str(grid_file), "--out", str(out), "--workers", "2", "--data-root", data_root, "--quiet"])
     err = capsys.readouterr().err
     assert code == 1
     assert "2 skipped" in err and "1 failed" in err and f"FAILED {list(first.failed)[0]}" in err

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,28 +29,61 @@ import pandas as pd
 import scipy.stats
 
 from .config import _PLACE_FIELDS, RunConfig, field_names
-from .results import Result, ResultError, code_hash, load_result
+from .results import Result, ResultError, load_result
+from .sweep.grid import RECORD, Grid, GridError, load_grid, recorded_grid
 
 TIMING_COLUMNS = ("wall_s", "train_s", "record_share")
 
 
-def load_sweep(folder: str | os.PathLike, allow_stale: bool = False) -> dict[str, Result]:
-    """Every result `<point id>.json` in a sweep folder, by point id.
+def load_sweep(folder: str | os.PathLike, grid: str | os.PathLike | dict | Grid | None = None, *,
+               allow_stale: bool = False) -> dict[str, Result]:
+    """The results of a sweep's points, by point id, checked against its grid and the code.
 
-    Results made by other training code than this checkout's are refused (rerunning the sweep
-    redoes exactly those points) unless allow_stale=True.
+    grid: the grid (file, dict or Grid) the results belong to; default: the grid file that
+    the folder records (`_grid.json`, written by run_sweep), re-read as it is *now*. Every
+    point of that grid must have a result made by its config and this code, else a one-line
+    ResultError names the points and the command that redoes exactly those. allow_stale=True
+    accepts results of other training code (never of another config). Result files in the
+    folder that are no point of the grid (leftovers of an earlier grid) are left out, with a
+    LeftoverResultsWarning naming them.
     """
     folder = Path(folder)
-    paths = sorted(folder.glob("*.json"))
-    if not paths:
-        raise ResultError(f"no result files in {folder}; run the sweep first (python -m dfa_lafs sweep GRID.yaml)")
-    results = {path.stem: load_result(path) for path in paths}
-    stale = [f"{pid}.json" for pid, r in results.items() if r.provenance.get("code_hash") != code_hash()]
-    if stale and not allow_stale:
-        raise ResultError(f"{len(stale)} of {len(results)} results in {folder} are stale (the training code "
-                          f"changed): {', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''}; rerun the sweep, "
-                          f"which redoes only those, or pass allow_stale=True")
+    if not folder.is_dir():
+        raise ResultError(f"no sweep folder at {folder}; run the sweep first (python -m dfa_lafs sweep GRID.yaml)")
+    grid = _sweep_grid(folder, grid)
+    results, problems = {}, {}
+    for point in grid.points:
+        try:
+            results[point.id] = load_result(folder / f"{point.id}.json", expect=point.config,
+                                            check_code=not allow_stale)
+        except ResultError as err:
+            problems[point.id] = str(err).split("; regenerate")[0]
+    if problems:
+        first = next(iter(problems.values()))
+        command = f"python -m dfa_lafs sweep {grid.source or 'GRID.yaml'} --out {folder}"
+        raise ResultError(f"{len(problems)} of {len(grid.points)} points of {grid.describe()} have no fresh "
+                          f"result in {folder} (e.g. {first}); `{command}` redoes only those")
+    leftovers = sorted({p.name for p in folder.glob("*.json")} - {f"{pid}.json" for pid in results} - {RECORD})
+    if leftovers:
+        warnings.warn(f"{len(leftovers)} result file(s) in {folder} are not points of {grid.describe()} and are "
+                      f"left out: {', '.join(leftovers[:3])}{' ...' if len(leftovers) > 3 else ''}",
+                      LeftoverResultsWarning, stacklevel=2)
     return results
+
+
+class LeftoverResultsWarning(UserWarning):
+    """A sweep folder holds result files that are no point of its grid."""
+
+
+def _sweep_grid(folder: Path, grid) -> Grid:
+    try:
+        found = load_grid(grid) if grid is not None else recorded_grid(folder)
+    except GridError as err:
+        raise ResultError(str(err)) from None
+    if found is None:
+        raise ResultError(f"{folder} does not record which grid made it ({RECORD}); pass grid=GRID.yaml, or "
+                          f"rerun the sweep (python -m dfa_lafs sweep GRID.yaml --out {folder}) to record it")
+    return found
 
 
 def varying_fields(configs: Iterable[RunConfig]) -> list[str]:
@@ -59,9 +93,13 @@ def varying_fields(configs: Iterable[RunConfig]) -> list[str]:
             and len({repr(d[name]) for d in dicts}) > 1]
 
 
-def sweep_table(source: str | os.PathLike | Mapping[str, Result], allow_stale: bool = False) -> pd.DataFrame:
-    """One row per point: swept fields, final metrics, last recorded history values, timings."""
-    results = source if isinstance(source, Mapping) else load_sweep(source, allow_stale)
+def sweep_table(source: str | os.PathLike | Mapping[str, Result], *,
+                grid: str | os.PathLike | dict | Grid | None = None, allow_stale: bool = False) -> pd.DataFrame:
+    """One row per point: swept fields, final metrics, last recorded history values, timings.
+
+    source: results by point id, or a sweep folder (read with `load_sweep(source, grid, allow_stale=allow_stale)`).
+    """
+    results = source if isinstance(source, Mapping) else load_sweep(source, grid, allow_stale=allow_stale)
     swept = varying_fields(r.config for r in results.values())
     rows = []
     for pid, r in results.items():

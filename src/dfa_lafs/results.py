@@ -2,42 +2,100 @@
 
 A result carries two keys: the config's key (what was computed) and a hash of the training
 code. `load_result(..., expect=config)` refuses a result whose keys do not match the config
-and the code in this checkout, so a stale result is never shown silently.
+and the code in this checkout, so a stale result is never shown silently. The config key is
+recomputed from the stored config, never trusted: a hand-edited result is refused.
+
+The code hash is taken over what computes the numbers, not over formatting: the syntax tree
+of each module in HASHED_MODULES, without docstrings, comments, blank lines or layout. A
+comment or docstring edit leaves every stored result fresh; a changed operator stales them.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import json
 import os
 import platform
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .config import RunConfig, resolve_device
+from .config import _PLACE_FIELDS, RunConfig, resolve_device
+from .files import atomic_write_text as _atomic_write_text
+from .files import check_writable
 
 FORMAT_VERSION = 1
-# The modules whose code decides a run's numbers; a change to any of them makes old results stale.
-_CODE_MODULES = ("config.py", "data.py", "model.py", "rules.py", "metrics.py", "train.py")
+# The modules whose code decides a run's numbers. config.py is not among them: the config key
+# covers its values, and its defaults only matter through the values they give.
+HASHED_MODULES = ("data.py", "model.py", "rules.py", "metrics.py", "probes.py", "train.py")
 REGENERATE_HINT = "regenerate it with `python -m dfa_lafs regenerate` (see the README)"
 
 
 class ResultError(RuntimeError):
-    """A result file cannot be used: wrong format version, or stale."""
+    """A result file cannot be used: missing, unreadable, malformed, edited, or stale."""
 
 
-def code_hash() -> str:
-    """sha256 of the training code's source files (first 16 hex digits)."""
-    here = Path(__file__).parent
+def code_hash(package: str | os.PathLike | None = None) -> str:
+    """sha256 (first 16 hex digits) of the normalized syntax trees of HASHED_MODULES.
+
+    package: the folder holding the modules (default: this package).
+    """
+    folder = Path(package) if package is not None else Path(__file__).parent
     h = hashlib.sha256()
-    for name in _CODE_MODULES:
-        h.update(name.encode())
-        h.update((here / name).read_bytes().replace(b"\r\n", b"\n"))
+    for name in HASHED_MODULES:
+        path = folder / name
+        stat = path.stat()
+        h.update(f"{name}\0{_module_digest(str(path), stat.st_mtime_ns, stat.st_size)}\0".encode())
     return h.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=64)
+def _module_digest(path: str, mtime_ns: int, size: int) -> str:  # mtime and size: re-read after an edit
+    return hashlib.sha256(normalized_code(Path(path).read_text()).encode()).hexdigest()
+
+
+def normalized_code(source: str) -> str:
+    """The code of a module as a canonical string: its syntax tree without docstrings.
+
+    The messages of raised exceptions are left out too (only the exception's type stays).
+
+    Comments, blank lines and layout never reach the tree. Fields that are empty (None, [])
+    are left out, so Python versions that add empty fields (3.12's type_params) or drop them
+    from ast.dump (3.13) give the same string for the same code.
+    """
+    return _canonical(ast.parse(source))
+
+
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _canonical(node) -> str:
+    if isinstance(node, list):
+        return "[" + ",".join(_canonical(item) for item in node) + "]"
+    if not isinstance(node, ast.AST):
+        return repr(node)
+    if isinstance(node, ast.Raise) and node.exc is not None:
+        # What is raised counts, not the wording of its message: an error stops a run, it
+        # never changes a stored number, so rewording one must not stale every result.
+        kind = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+        return f"Raise(exc={_canonical(kind)})"
+    parts = []
+    for name, value in ast.iter_fields(node):
+        if name == "body" and isinstance(node, _DOCUMENTED) and value and _is_docstring(value[0]):
+            value = value[1:]
+        if value is None or value == [] or name in ("type_comment", "kind"):
+            continue
+        parts.append(f"{name}={_canonical(value)}")
+    return f"{type(node).__name__}({','.join(parts)})"
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return (isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+            and isinstance(statement.value.value, str))
 
 
 def git_commit() -> str | None:
@@ -74,6 +132,7 @@ class Result:
     timings: dict[str, float]
     provenance: dict
     final: dict[str, float] = field(default_factory=dict)  # full-test-set metrics at the end
+    per_epoch: dict[str, list[float]] = field(default_factory=dict)  # validation after each epoch
 
     def series(self, metric: str, layer: int | None = None, split: str = "train") -> list[float]:
         """history["train/angle/2"] as `series("angle", 2)`; "step" and "probe/..." by full name."""
@@ -94,13 +153,14 @@ class Result:
             "timings": self.timings,
             "provenance": self.provenance,
             "final": self.final,
+            "per_epoch": self.per_epoch,
         }
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write JSON atomically: a temporary file in the same folder, then a rename."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, allow_nan=True) + "\n")
+        """Write JSON atomically (a temporary file in the same folder, then a rename)."""
+        path = check_writable(path, "result file")
+        text = json.dumps(self.to_dict(), indent=1, allow_nan=True) + "\n"
+        _atomic_write_text(path, text)
         return path
 
     @classmethod
@@ -108,38 +168,72 @@ class Result:
         return load_result(path)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a result is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """See `files.atomic_write_text` (kept here for callers of the old name)."""
+    return _atomic_write_text(path, text)
 
 
-def load_result(path: str | os.PathLike, expect: RunConfig | None = None) -> Result:
-    """Load a result; with `expect`, insist it was made by this config and this code."""
+def load_result(path: str | os.PathLike, expect: RunConfig | None = None, *, check_code: bool = True) -> Result:
+    """Load a result; with `expect`, insist it was made by this config and (check_code) this code.
+
+    Every problem is a one-line ResultError naming the file: missing, unreadable, not JSON,
+    another format, missing or mistyped fields, a config that does not hash to the stored key
+    (edited by hand), a different config than `expect`, or other training code.
+    """
     path = Path(path)
+    d = _read_json(path)
+    version = d.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ResultError(f"{path} has result format {version!r}, this version of dfa_lafs reads "
+                          f"format {FORMAT_VERSION}; {REGENERATE_HINT}")
+    result = _from_dict(d, path)
+    if d["config_key"] != result.config.key():
+        raise ResultError(f"{path} has been edited or was written by another version of dfa_lafs: its config "
+                          f"does not hash to its config_key; {REGENERATE_HINT}")
+    if expect is not None:
+        differences = config_differences(result.config, expect)
+        if differences:
+            raise ResultError(f"{path} was made with a different config than the one asked for "
+                              f"({'; '.join(differences)}); {REGENERATE_HINT}")
+        if check_code and d["code_hash"] != code_hash():
+            raise ResultError(f"{path} is stale: the training code changed since it was written "
+                              f"(code hash {d['code_hash']}, now {code_hash()}); {REGENERATE_HINT}")
+    return result
+
+
+def config_differences(got: RunConfig, want: RunConfig) -> list[str]:
+    """'lr 0.5, asked 0.1' for each field (other than where a run ran) that differs."""
+    a, b = got.to_dict(), want.to_dict()
+    return [f"{name} {a[name]!r}, asked {b[name]!r}" for name in a if name not in _PLACE_FIELDS and a[name] != b[name]]
+
+
+def _read_json(path: Path) -> dict:
     if not path.exists():
         raise ResultError(f"no result file at {path}; {REGENERATE_HINT}")
     try:
         d = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError) as err:
+        raise ResultError(f"{path} cannot be read ({getattr(err, 'strerror', None) or err})") from None
     except json.JSONDecodeError as err:
         raise ResultError(f"{path} is not valid JSON ({err.msg}); delete it and {REGENERATE_HINT}") from None
-    version = d.get("format_version") if isinstance(d, dict) else None
-    if version != FORMAT_VERSION:
-        raise ResultError(f"{path} has result format {version!r}, this version of dfa_lafs reads "
-                          f"format {FORMAT_VERSION}; {REGENERATE_HINT}")
-    result = cls_from_dict(d)
-    if expect is not None:
-        if d["config_key"] != expect.key():
-            raise ResultError(f"{path} was made with a different config than the one asked for; {REGENERATE_HINT}")
-        if d["code_hash"] != code_hash():
-            raise ResultError(f"{path} is stale: the training code changed since it was written; {REGENERATE_HINT}")
-    return result
+    if not isinstance(d, dict):
+        raise ResultError(f"{path} is not a result (a JSON object), got a JSON {type(d).__name__}")
+    return d
+
+
+_FIELDS = {"config_key": str, "code_hash": str, "config": dict, "history": dict, "timings": dict,
+           "provenance": dict}
+
+
+def _from_dict(d: dict, path: Path) -> Result:
+    for name, kind in _FIELDS.items():
+        if not isinstance(d.get(name), kind):
+            what = "missing" if name not in d else f"a {type(d[name]).__name__}, not a {kind.__name__}"
+            raise ResultError(f"{path} is not a complete result: {name!r} is {what}; {REGENERATE_HINT}")
+    try:
+        return cls_from_dict(d)
+    except (ValueError, TypeError, KeyError) as err:
+        raise ResultError(f"{path} holds an invalid result ({err}); {REGENERATE_HINT}") from None
 
 
 def cls_from_dict(d: dict) -> Result:
@@ -149,4 +243,4 @@ def cls_from_dict(d: dict) -> Result:
     except ValueError:  # made on a GPU, read where there is none: where it ran is in provenance
         config["device"] = "auto"
     return Result(config=RunConfig.from_dict(config), history=d["history"], timings=d["timings"],
-                  provenance=d["provenance"], final=d.get("final", {}))
+                  provenance=d["provenance"], final=d.get("final", {}), per_epoch=d.get("per_epoch", {}))
