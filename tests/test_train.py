@@ -158,3 +158,25 @@ def test_train_size_larger_than_dataset_is_a_clear_error(tiny):
 
 def test_public_api():
     assert dfa_lafs.run is run and dfa_lafs.__version__
+
+
+def test_code_hash_ignores_error_wording_but_not_what_is_raised():
+    from dfa_lafs.results import normalized_code
+
+    base = normalized_code('def f(x):\n    if x < 0:\n        raise ValueError(f"bad {x}")\n    return x + 1\n')
+    reworded = normalized_code('def f(x):\n    if x < 0:\n        raise ValueError("x must be >= 0")\n    return x + 1\n')
+    other_type = normalized_code('def f(x):\n    if x < 0:\n        raise TypeError("bad")\n    return x + 1\n')
+    other_math = normalized_code('def f(x):\n    if x < 0:\n        raise ValueError("bad")\n    return x - 1\n')
+    assert base == reworded and base != other_type and base != other_math
+
+
+def test_code_hash_covers_only_the_named_parts_of_a_module():
+    from dfa_lafs.results import normalized_code
+
+    source = "import os\n\ndef load(x):\n    return x / 255\n\ndef find(p):\n    return os.path.join(p, 'a')\n"
+    other_find = source.replace("'a'", "'b'")
+    other_load = source.replace("255", "256")
+    assert normalized_code(source, ("load",)) == normalized_code(other_find, ("load",))
+    assert normalized_code(source, ("load",)) != normalized_code(other_load, ("load",))
+    with pytest.raises(ValueError, match="update HASHED_PARTS"):
+        normalized_code(source, ("renamed",))

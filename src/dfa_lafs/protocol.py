@@ -1,0 +1,120 @@
+"""The protocol behind every "can X beat Y?" answer in the book.
+
+1. Hyperparameters are chosen on the validation split (the last `val_size` training
+   examples), never on the test set: `choose_lr` picks, per row (e.g. rule and depth), the
+   learning rate with the best validation accuracy at its best epoch.
+2. Runs stop by early stopping (`RunConfig.patience`); the test accuracy is read at the
+   best-validation epoch. `summarize` reports how often a run hit its epoch cap instead.
+3. Two rows are compared by Welch's t-test on their per-seed test accuracies, with the 95%
+   confidence interval of the difference of means; `verdict` turns that interval into words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+from .results import Result
+
+LEVEL = 0.95
+
+
+def row_of(result: Result) -> dict:
+    """The fields that name a row of the open-question tables: rule, depth, width, dataset, lr."""
+    c = result.config
+    return {"rule": c.rule if c.hidden else "linear", "depth": len(c.hidden), "width": c.hidden[0] if c.hidden else 0,
+            "dataset": c.dataset, "lr": c.lr, "seed": c.seed}
+
+
+def runs_table(results: Mapping[str, Result] | Iterable[Result]) -> pd.DataFrame:
+    """One row per run: its row fields, validation and test accuracy at the best epoch, convergence."""
+    runs = results.values() if isinstance(results, Mapping) else results
+    rows = []
+    for r in runs:
+        f = r.final
+        rows.append({**row_of(r), "val_accuracy": f["val/accuracy"], "test_accuracy": f["test/accuracy"],
+                     "best_epoch": f["best_epoch"], "epochs_run": f["epochs_run"], "hit_cap": bool(f["hit_cap"]),
+                     "cap": r.config.epochs})
+    return pd.DataFrame(rows)
+
+
+def choose_lr(runs: pd.DataFrame, by: tuple[str, ...] = ("rule", "depth")) -> pd.DataFrame:
+    """Per row `by`, the lr with the best mean validation accuracy (ties: the smaller lr).
+
+    Columns: `by`, lr, val_accuracy, and `at_edge`: the chosen lr is the smallest or largest
+    tried, so the best may lie outside the grid.
+    """
+    means = runs.groupby([*by, "lr"], as_index=False)["val_accuracy"].mean()
+    out = []
+    for key, group in means.groupby(list(by), sort=True):
+        group = group.sort_values("lr")
+        best = group.loc[group["val_accuracy"].idxmax()]
+        lrs = group["lr"].tolist()
+        out.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "lr": best["lr"],
+                    "val_accuracy": best["val_accuracy"], "tried": lrs,
+                    "at_edge": len(lrs) > 1 and best["lr"] in (lrs[0], lrs[-1])})
+    return pd.DataFrame(out)
+
+
+def interval(values: Iterable[float], level: float = LEVEL) -> tuple[float, float, float, int]:
+    """(mean, low, high, n): Student-t interval of the mean; NaN bounds with fewer than 2 values."""
+    x = np.asarray(list(values), dtype=float)
+    if len(x) < 2:
+        return (float(x.mean()) if len(x) else float("nan")), float("nan"), float("nan"), len(x)
+    half = scipy.stats.t.ppf((1 + level) / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    return float(x.mean()), float(x.mean() - half), float(x.mean() + half), len(x)
+
+
+def summarize(runs: pd.DataFrame, by: tuple[str, ...] = ("rule", "depth")) -> pd.DataFrame:
+    """Per row: n seeds, mean test accuracy with its 95% interval, best epoch, cap-hit rate."""
+    out = []
+    for key, g in runs.groupby(list(by), sort=True):
+        mean, low, high, n = interval(g["test_accuracy"])
+        out.append({**dict(zip(by, key if isinstance(key, tuple) else (key,))), "n": n, "test_mean": mean,
+                    "test_low": low, "test_high": high, "val_mean": g["val_accuracy"].mean(),
+                    "best_epoch": g["best_epoch"].mean(), "hit_cap_rate": g["hit_cap"].mean()})
+    return pd.DataFrame(out)
+
+
+def welch(a: Iterable[float], b: Iterable[float], level: float = LEVEL) -> dict:
+    """Welch's t-test of mean(a) - mean(b), with the confidence interval of that difference."""
+    a, b = np.asarray(list(a), dtype=float), np.asarray(list(b), dtype=float)
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError(f"Welch's test needs at least 2 runs on each side, got {len(a)} and {len(b)}")
+    test = scipy.stats.ttest_ind(a, b, equal_var=False)
+    ci = test.confidence_interval(confidence_level=level)
+    return {"diff": float(a.mean() - b.mean()), "low": float(ci.low), "high": float(ci.high),
+            "p": float(test.pvalue), "n_a": len(a), "n_b": len(b)}
+
+
+def verdict(comparison: dict, better: str = "beats", worse: str = "falls short of") -> str:
+    """Words for a difference interval: `better` if it lies above 0, `worse` if below, else no difference."""
+    if comparison["low"] > 0:
+        return better
+    if comparison["high"] < 0:
+        return worse
+    return "is not distinguishable from"
+
+
+def seed_grid_yaml(search: Mapping[str, Result], base: dict, name: str, seeds_for) -> str:
+    """The YAML of a grid that re-runs each row's chosen lr with more seeds.
+
+    search: the lr-search results (seed 0); base: the search grid's base; seeds_for(rule, depth):
+    the extra seeds of that row. The chosen rates come from `choose_lr`, so the file can be
+    checked against the search at any time (the book does).
+    """
+    import yaml
+
+    chosen = choose_lr(runs_table(search))
+    hidden_of = {row_of(r)["depth"]: list(r.config.hidden) for r in search.values()}
+    points = []
+    for _, row in chosen.iterrows():
+        for seed in seeds_for(row["rule"], int(row["depth"])):
+            rule = "bp" if row["rule"] == "linear" else row["rule"]
+            points.append({"rule": rule, "hidden": hidden_of[int(row["depth"])], "lr": float(row["lr"]),
+                           "seed": int(seed)})
+    return yaml.safe_dump({"name": name, "base": base, "points": points}, sort_keys=False,
+                          default_flow_style=None, width=100)

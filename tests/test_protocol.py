@@ -1,0 +1,48 @@
+"""The comparison protocol against scipy's own computations and hand-made tables."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats
+
+from dfa_lafs.protocol import choose_lr, interval, summarize, verdict, welch
+
+
+def _runs():
+    rows = []
+    for lr, val in [(0.03, 0.90), (0.1, 0.95), (0.3, 0.93)]:
+        rows.append({"rule": "dfa", "depth": 1, "lr": lr, "val_accuracy": val})
+    for lr, val in [(0.03, 0.80), (0.1, 0.85), (0.3, 0.97)]:
+        rows.append({"rule": "lafs", "depth": 1, "lr": lr, "val_accuracy": val})
+    return pd.DataFrame(rows)
+
+
+def test_choose_lr_picks_best_validation_and_flags_edges():
+    chosen = choose_lr(_runs()).set_index("rule")
+    assert chosen.loc["dfa", "lr"] == 0.1 and not chosen.loc["dfa", "at_edge"]
+    assert chosen.loc["lafs", "lr"] == 0.3 and chosen.loc["lafs", "at_edge"]
+
+
+def test_interval_is_student_t():
+    x = [0.91, 0.93, 0.92, 0.95, 0.90]
+    mean, low, high, n = interval(x)
+    half = scipy.stats.t.ppf(0.975, 4) * np.std(x, ddof=1) / np.sqrt(5)
+    assert (mean, n) == (pytest.approx(np.mean(x)), 5) and high - mean == pytest.approx(half)
+    assert np.isnan(interval([0.9])[1])
+
+
+def test_welch_matches_scipy_and_verdicts():
+    a, b = [0.97, 0.972, 0.969, 0.971, 0.973], [0.95, 0.951, 0.949, 0.952, 0.95]
+    c = welch(a, b)
+    assert c["p"] == pytest.approx(scipy.stats.ttest_ind(a, b, equal_var=False).pvalue)
+    assert c["low"] > 0 and verdict(c) == "beats" and verdict(welch(b, a)) == "falls short of"
+    assert verdict(welch(a, [0.96, 0.98, 0.97, 0.972, 0.968])) == "is not distinguishable from"
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        welch([0.9], b)
+
+
+def test_summarize_counts_cap_hits():
+    runs = pd.DataFrame({"rule": ["dfa"] * 3, "depth": [1] * 3, "test_accuracy": [0.9, 0.91, 0.92],
+                         "val_accuracy": [0.9] * 3, "best_epoch": [10, 20, 30], "hit_cap": [True, False, False]})
+    row = summarize(runs).iloc[0]
+    assert row["n"] == 3 and row["hit_cap_rate"] == pytest.approx(1 / 3) and row["best_epoch"] == 20
