@@ -1,4 +1,7 @@
+import gzip
+import hashlib
 import shutil
+import struct
 from pathlib import Path
 
 import pytest
@@ -50,19 +53,103 @@ def test_truncated_file_is_an_error(data_root, tmp_path):
         ensure_files("mnist", tmp_path)
 
 
-def test_missing_files_offline_name_folder_and_files_and_leave_nothing(monkeypatch, tmp_path):
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    """Each test decompresses into its own cache folder, not ~/.cache."""
+    monkeypatch.setenv(data.CACHE_ENV_VAR, str(tmp_path_factory.mktemp("cache")))
+
+
+def offline(monkeypatch, cls="MNIST"):
     import torchvision.datasets as tvd
 
-    def offline(self, *args, **kwargs):
+    def fail(self, *args, **kwargs):
         raise OSError("network unreachable")
 
-    monkeypatch.setattr(tvd.MNIST, "download", offline)
+    monkeypatch.setattr(getattr(tvd, cls), "download", fail)
+
+
+def test_missing_files_offline_name_folder_and_files_and_leave_nothing(monkeypatch, tmp_path):
+    offline(monkeypatch)
     with pytest.raises(DataError) as err:
         ensure_files("mnist", tmp_path)
     message = str(err.value)
     assert str(tmp_path / "MNIST" / "raw") in message and "\n" not in message
     assert all(name in message for name in data.KNOWN_FILES["mnist"])
+    assert "(OSError: network unreachable)" in message  # the underlying reason, kept
     assert not (tmp_path / "MNIST").exists()  # nothing half-written
+
+
+def test_one_missing_file_is_named_alone(data_root, monkeypatch, tmp_path):
+    offline(monkeypatch)
+    folder = copy_mnist(data_root, tmp_path)
+    (folder / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(DataError, match=r"^mnist file\(s\) t10k-labels-idx1-ubyte not found in .*network unreachable"):
+        ensure_files("mnist", tmp_path)
+
+
+def test_verified_gz_files_are_used_offline_without_writing_to_the_root(data_root, monkeypatch, tmp_path):
+    offline(monkeypatch)
+    folder = copy_mnist(data_root, tmp_path)
+    for name in ("train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        with open(folder / name, "rb") as src, gzip.open(folder / f"{name}.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        (folder / name).unlink()
+    before = sorted(p.name for p in folder.iterdir())
+    paths = ensure_files("mnist", tmp_path)
+    assert paths["train-images-idx3-ubyte"].parent == data.cache_folder("mnist")
+    assert paths["train-labels-idx1-ubyte"] == folder / "train-labels-idx1-ubyte"
+    assert sorted(p.name for p in folder.iterdir()) == before
+    ours = load_split("mnist", True, tmp_path)
+    reference = load_split("mnist", True, data_root)
+    assert torch.equal(ours.x, reference.x) and torch.equal(ours.labels, reference.labels)
+
+
+def test_a_corrupt_gz_is_named(data_root, monkeypatch, tmp_path):
+    offline(monkeypatch)
+    folder = copy_mnist(data_root, tmp_path)
+    (folder / "train-labels-idx1-ubyte").unlink()
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz cannot be decompressed \(BadGzipFile"):
+        ensure_files("mnist", tmp_path)
+    with gzip.open(folder / "train-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(b"\x00\x00\x08\x01 wrong content")
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte.gz is corrupt \(its content has md5"):
+        ensure_files("mnist", tmp_path)
+    assert not list(data.cache_folder("mnist").iterdir())  # nothing unverified is kept
+
+
+def fake_idx_gz(folder: Path, n_train: int = 12, n_test: int = 10) -> dict[str, str]:
+    """Tiny gzip'd idx files in Debian's layout; returns their uncompressed md5 sums."""
+    folder.mkdir(parents=True)
+    g = torch.Generator().manual_seed(0)
+    sums = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8)
+        contents = {f"{prefix}-images-idx3-ubyte": struct.pack(">IIII", 0x803, n, 28, 28) + images.numpy().tobytes(),
+                    f"{prefix}-labels-idx1-ubyte": struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n))}
+        for name, raw in contents.items():
+            (folder / f"{name}.gz").write_bytes(gzip.compress(raw))
+            sums[name] = hashlib.md5(raw).hexdigest()
+    return sums
+
+
+def test_fashion_mnist_from_a_read_only_root(tmp_path, monkeypatch):
+    """Debian's .gz files are decompressed into the cache, md5-checked; the root is never written."""
+    sums = fake_idx_gz(tmp_path / "debian")
+    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "debian")
+    monkeypatch.setitem(data.KNOWN_FILES, "fashion-mnist", sums)
+    offline(monkeypatch, "FashionMNIST")
+    root = tmp_path / "root"
+    root.mkdir()
+    root.chmod(0o555)
+    split = load_split("fashion-mnist", False, root)
+    assert split.x.shape == (10, 784) and split.labels.tolist() == list(range(10))
+    assert list(root.iterdir()) == []
+    assert sorted(p.name for p in data.cache_folder("fashion-mnist").iterdir()) == sorted(sums)
+    data._load_cpu.cache_clear()
+    (data.cache_folder("fashion-mnist") / "t10k-labels-idx1-ubyte").write_bytes(b"tampered")
+    assert load_split("fashion-mnist", False, root).labels.tolist() == list(range(10))  # re-made from the .gz
+    data._load_cpu.cache_clear()
 
 
 @pytest.mark.skipif(not data.DEBIAN_FASHION.exists(), reason="Debian's dataset-fashion-mnist is not installed")
@@ -70,3 +157,4 @@ def test_fashion_mnist_from_debian_package(tmp_path):
     split = load_split("fashion-mnist", False, tmp_path)
     assert split.x.shape == (10000, 784)
     assert torch.bincount(split.labels).tolist() == [1000] * 10
+    assert not (tmp_path / "FashionMNIST").exists()

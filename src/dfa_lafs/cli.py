@@ -1,24 +1,40 @@
 """Command line: `python -m dfa_lafs {train,figure1,sweep,regenerate} ...`.
 
-Thin by design: it parses flags into a RunConfig and calls the library.
+Thin by design: it parses flags into a RunConfig and calls the library. Every error a user
+can cause is one line on stderr (exit 2) that names the value or path at fault; the
+traceback is behind `--traceback` (or DFA_LAFS_TRACEBACK=1). Ctrl-C or SIGTERM is one line
+too (exit 130), saying what was kept and how to resume.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import signal
 import sys
+import types
+import typing
 from pathlib import Path
 
+from . import experiments
 from .config import RunConfig
-from .experiments import FIGURE1_DIR, make_figure1
-from .train import run
 
 _CONFIG_FIELDS = [f for f in dataclasses.fields(RunConfig) if f.repr]
+TRACEBACK_ENV = "DFA_LAFS_TRACEBACK"
 
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like the library's."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+# --- flags ---------------------------------------------------------------------------------------
 
 def _parse_hidden(text: str) -> tuple[int, ...]:
-    """'800,800,800' -> (800, 800, 800); '' or 'none' -> () (no hidden layer)."""
+    """'800,800,800' -> (800, 800, 800); '' or 'none' -> () (no hidden layer: rule bp only)."""
     if text.strip().lower() in ("", "none"):
         return ()
     try:
@@ -27,26 +43,50 @@ def _parse_hidden(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"--hidden takes comma-separated widths such as 800,800,800; got {text!r}")
 
 
-def _optional_int(text: str) -> int | None:
-    return None if text.lower() == "none" else int(text)
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _optional(kind):
+    def parse(text: str):
+        return None if text.lower() == "none" else kind(text)
+
+    parse.__name__ = f"{kind.__name__} or none"  # argparse names the type in its error message
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}")
+    return value
+
+
+def _flag_type(name: str, hint):
+    """The argparse type of a RunConfig field, from its type hint."""
+    if name == "hidden":
+        return _parse_hidden
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        kinds = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return _optional(_flag_type(name, kinds[0]))
+    return _parse_bool if hint is bool else hint
 
 
 def add_config_flags(parser: argparse.ArgumentParser, defaults: RunConfig, exclude: tuple[str, ...] = ()) -> None:
     """One flag per RunConfig field (--batch-size, --feedback-scale, ...), default from `defaults`."""
+    hints = typing.get_type_hints(RunConfig)
     for f in _CONFIG_FIELDS:
-        if f.name in exclude:
-            continue
-        default = getattr(defaults, f.name)
-        flag = "--" + f.name.replace("_", "-")
-        if f.name == "hidden":
-            kind = _parse_hidden
-        elif f.name == "train_size":
-            kind = _optional_int
-        elif f.name == "data_root":
-            kind = str
-        else:
-            kind = type(default)
-        parser.add_argument(flag, type=kind, default=default, help=f"(default: {default})")
+        if f.name not in exclude:
+            default = getattr(defaults, f.name)
+            parser.add_argument("--" + f.name.replace("_", "-"), type=_flag_type(f.name, hints[f.name]),
+                                default=default, help=f"(default: {default})")
 
 
 def config_from_args(args: argparse.Namespace, **fixed) -> RunConfig:
@@ -55,61 +95,99 @@ def config_from_args(args: argparse.Namespace, **fixed) -> RunConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dfa_lafs", description=__doc__)
+    parser = _Parser(prog="python -m dfa_lafs", description=__doc__.splitlines()[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true", help="no progress bar")
+    common.add_argument("--traceback", action="store_true",
+                        help=f"show the Python traceback of an error (or set {TRACEBACK_ENV}=1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train one rule and save its result (JSON)")
+    train = sub.add_parser("train", parents=[common], help="train one rule and save its result (JSON)")
     add_config_flags(train, RunConfig())
     train.add_argument("--out", type=Path, required=True, help="result file to write (JSON)")
     train.add_argument("--checkpoint", type=Path, help="checkpoint file: resume from it, save to it")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--checkpoint-every", type=_positive_int, default=2000,
+                       help="steps between checkpoints (default: 2000)")
+    train.set_defaults(handler=_train)
 
-    fig = sub.add_parser("figure1", help="regenerate Figure 1: DFA and LAFS at the paper config")
+    fig = sub.add_parser("figure1", parents=[common], help="regenerate Figure 1: DFA and LAFS at the paper config")
     add_config_flags(fig, RunConfig(), exclude=("rule",))
-    fig.add_argument("--out-dir", type=Path, default=FIGURE1_DIR, help=f"(default: {FIGURE1_DIR})")
+    fig.add_argument("--out-dir", type=Path, default=None,
+                     help=f"(default: {experiments.FIGURE1_DIR}, which takes only the paper config)")
     fig.add_argument("--force", action="store_true", help="re-run even if stored results are fresh")
-    fig.add_argument("--quiet", action="store_true", help="no progress bar")
+    fig.set_defaults(handler=_figure1)
 
-    regen = sub.add_parser("regenerate", help="remake every stored result the book uses (slow on CPU)")
+    regen = sub.add_parser("regenerate", parents=[common],
+                           help="remake every stored result the book uses (slow on CPU)")
     regen.add_argument("--data-root", default=None, help="dataset root (default: $DFA_LAFS_DATA or cache)")
-    regen.add_argument("--workers", type=int, default=None, help="parallel sweep workers (default: one per core)")
-    regen.add_argument("--quiet", action="store_true", help="no progress bars")
+    regen.add_argument("--workers", type=_positive_int, default=None,
+                       help="parallel sweep workers (default: one per core)")
+    regen.set_defaults(handler=_regenerate)
 
-    from .sweep import add_sweep_parser
-
-    add_sweep_parser(sub)
+    sweep = sub.add_parser("sweep", parents=[common],
+                           help="run a grid of configs through the experiment notebook (papermill), resumably",
+                           description="Run a YAML grid of runs, one experiment notebook per point; resumable.")
+    add_sweep_arguments(sweep)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return _dispatch(args)
-    except (ValueError, RuntimeError) as err:  # config and data errors: one clear line, no traceback
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("grid", help="grid file (YAML): name, base, grid, points")
+    parser.add_argument("--out", help="folder for this sweep's notebooks and results "
+                                      "(default: results/sweeps/<name>)")
+    parser.add_argument("--workers", type=_positive_int, default=None,
+                        help="local worker processes (default: one per core; 1 runs serially, without Dask)")
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786, "
+                                            "to run the points on that cluster instead")
+    parser.add_argument("--data-root", help="dataset folder (default: $DFA_LAFS_DATA, else ~/.cache/dfa_lafs)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads per point (default: 1 when points run in parallel)")
+    parser.set_defaults(handler=_sweep)
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "train":
-        cfg = config_from_args(args)
-        result = run(cfg, checkpoint=args.checkpoint, progress=not args.quiet)
-        path = result.save(args.out)
-        print(f"{cfg.rule}: final test accuracy {result.final['test/accuracy']:.4f}; wrote {path}")
-        return 0
-    if args.command == "figure1":
-        cfg = config_from_args(args, rule="dfa")
-        changes = {f.name: getattr(cfg, f.name) for f in _CONFIG_FIELDS if f.name != "rule"}
-        results, paths = make_figure1(args.out_dir, force=args.force, progress=not args.quiet, **changes)
-        for rule, result in results.items():
-            print(_summary(rule, result))
-        print("wrote " + ", ".join(str(p) for p in paths))
-        return 0
-    if args.command == "regenerate":
-        from .experiments import regenerate_all
+# --- commands ------------------------------------------------------------------------------------
 
-        return regenerate_all(data_root=args.data_root, workers=args.workers, progress=not args.quiet)
-    return args.handler(args)
+def _train(args: argparse.Namespace) -> int:
+    from .train import run
+
+    cfg = config_from_args(args)
+    if args.checkpoint is not None and args.checkpoint.resolve() == args.out.resolve():
+        raise ValueError(f"--checkpoint and --out are the same file ({args.out}); give two paths")
+    args.on_interrupt = lambda: (f"progress saved in {args.checkpoint}; rerun the same command to resume"
+                                 if args.checkpoint is not None and args.checkpoint.exists()
+                                 else "nothing was saved (--checkpoint FILE makes a run resumable)")
+    result = run(cfg, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, progress=not args.quiet,
+                 out=args.out)
+    print(f"{cfg.rule}: final test accuracy {result.final['test/accuracy']:.4f}; wrote {args.out}")
+    return 0
+
+
+def _figure1(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args, rule="dfa")
+    changes = {f.name: getattr(cfg, f.name) for f in _CONFIG_FIELDS if f.name != "rule"}
+    out_dir = args.out_dir or experiments.FIGURE1_DIR
+    args.on_interrupt = f"progress saved in {out_dir}/*.ckpt; rerun the same command to resume"
+    results, paths = experiments.make_figure1(out_dir, force=args.force, progress=not args.quiet, **changes)
+    for rule, result in results.items():
+        print(_summary(rule, result))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _regenerate(args: argparse.Namespace) -> int:
+    args.on_interrupt = "finished results are kept; rerun the same command to continue"
+    return experiments.regenerate_all(data_root=args.data_root, workers=args.workers, progress=not args.quiet)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """Run the sweep; 0 if every point has a result, 1 otherwise."""
+    from .sweep import run_sweep
+
+    args.on_interrupt = "finished points are kept; rerun the same command to resume"
+    report = run_sweep(args.grid, args.out, workers=args.workers, scheduler=args.scheduler,
+                       data_root=args.data_root, threads=args.threads, progress=not args.quiet)
+    print(report.text(), file=sys.stderr if report.failed else sys.stdout)
+    return 0 if report.ok else 1
 
 
 def _summary(rule: str, result) -> str:
@@ -119,3 +197,52 @@ def _summary(rule: str, result) -> str:
     return (f"{rule.upper()}: test accuracy {result.final['test/accuracy']:.4f}; final angles e^y vs e^i "
             f"[{angles}] deg; readout accuracies [{readouts}]; wall {result.timings['wall_s']:.0f} s "
             f"({100 * result.timings['record_share']:.1f}% recording)")
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, or a flag argparse refused (already printed on one line)
+        return done.code or 0
+    show_traceback = args.traceback or os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
+    previous = _terminate_as_interrupt()
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt as err:
+        if show_traceback:
+            raise
+        hint = getattr(args, "on_interrupt", "nothing was saved")
+        print(str(err) or f"interrupted: {hint() if callable(hint) else hint}", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if show_traceback:
+            raise
+        print(f"error: {one_line(err)}", file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def one_line(err: BaseException) -> str:
+    """The message of an error on one line; for errors no user causes, their type and a pointer."""
+    if isinstance(err, OSError) and err.filename is not None:
+        message = f"{err.strerror or err}: {err.filename}"
+    else:
+        message = " ".join(str(err).split()) or type(err).__name__
+    if not isinstance(err, (ValueError, RuntimeError, OSError)):  # a bug, not a user's mistake
+        message = f"{type(err).__name__}: {message} (rerun with --traceback for details)"
+    return message
+
+
+def _terminate_as_interrupt():
+    """Make SIGTERM (kill, a batch system's time limit) stop a run like Ctrl-C: checkpointed."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (e.g. called from a worker): leave signals alone
+        return None

@@ -2,9 +2,18 @@
 
 The root folder comes from the `root` argument, else the DFA_LAFS_DATA environment
 variable, else ~/.cache/dfa_lafs. It holds torchvision's layout (ROOT/MNIST/raw/...,
-ROOT/FashionMNIST/raw/...). Missing files are downloaded by torchvision where the network
-allows (into a temporary folder, moved in only once verified); Fashion-MNIST is also taken
-from Debian's `dataset-fashion-mnist` package when installed.
+ROOT/FashionMNIST/raw/...) and is only read, never written, unless files must be downloaded.
+Each of the four idx files is taken, in this order, from:
+
+1. ROOT/<Dataset>/raw/<name>, uncompressed (a corrupt one is an error, not skipped);
+2. the extraction cache, `$DFA_LAFS_CACHE` (default ~/.cache/dfa_lafs/extracted; a temporary
+   folder if that cannot be written), where earlier runs decompressed it;
+3. ROOT/<Dataset>/raw/<name>.gz, as torchvision would use it offline, or for Fashion-MNIST
+   Debian's `dataset-fashion-mnist` package: decompressed into the cache;
+4. a torchvision download (into a temporary folder, moved in only once verified): into the
+   raw folder when it is writable, else into the cache.
+
+Every file is checked against the md5 of its uncompressed content before it is used.
 """
 
 from __future__ import annotations
@@ -15,15 +24,16 @@ import hashlib
 import os
 import shutil
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 ENV_VAR = "DFA_LAFS_DATA"
+CACHE_ENV_VAR = "DFA_LAFS_CACHE"
 DEFAULT_ROOT = Path.home() / ".cache" / "dfa_lafs"
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-
 # md5 of the uncompressed idx files. MNIST: the canonical sums (see shared/data/README.md).
 # Fashion-MNIST: the sums of the uncompressed files that upstream's gzip archives (and
 # Debian's re-compressed ones) contain.
@@ -76,69 +86,130 @@ def raw_folder(dataset: str, root: str | os.PathLike | None = None) -> Path:
     return resolve_root(root) / _TV_CLASS[dataset] / "raw"
 
 
+def cache_folder(dataset: str) -> Path:
+    """Where decompressed (and, for a read-only root, downloaded) files go; created if missing."""
+    base = Path(os.environ.get(CACHE_ENV_VAR) or DEFAULT_ROOT / "extracted").expanduser()
+    for folder in (base / _TV_CLASS[dataset],
+                   Path(tempfile.gettempdir()) / f"dfa_lafs-{os.getuid()}" / _TV_CLASS[dataset]):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK | os.X_OK):
+            return folder
+    raise DataError(f"no writable folder to decompress {dataset} into: set {CACHE_ENV_VAR} to one")
+
+
 def md5(path: Path) -> str:
     h = hashlib.md5()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as err:
+        raise DataError(f"{path} cannot be read ({err.strerror or err})") from None
     return h.hexdigest()
 
 
-def ensure_files(dataset: str, root: str | os.PathLike | None = None) -> Path:
-    """Make sure the four idx files are present and intact; return their folder."""
+def ensure_files(dataset: str, root: str | os.PathLike | None = None) -> dict[str, Path]:
+    """The four idx files of `dataset`, uncompressed and md5-checked: file name -> path."""
     if dataset not in KNOWN_FILES:
         raise DataError(f"unknown dataset {dataset!r}; use one of {sorted(KNOWN_FILES)}")
-    folder = raw_folder(dataset, root)
-    if any(not (folder / name).exists() for name in KNOWN_FILES[dataset]):
-        _fetch(dataset, folder)
-    for name, expected in KNOWN_FILES[dataset].items():
-        got = md5(folder / name)
+    raw = raw_folder(dataset, root)
+    paths = {name: _find(dataset, name, raw) for name in KNOWN_FILES[dataset]}
+    missing = [name for name, path in paths.items() if path is None]
+    if missing:
+        _download(dataset, raw, missing)
+        paths = {name: _find(dataset, name, raw) for name in KNOWN_FILES[dataset]}
+    return paths
+
+
+def _find(dataset: str, name: str, raw: Path) -> Path | None:
+    """An intact uncompressed copy of `name`: in the raw folder, in the cache, or made from a .gz."""
+    expected = KNOWN_FILES[dataset][name]
+    plain = raw / name
+    if plain.exists():
+        got = md5(plain)
         if got != expected:
-            raise DataError(f"{folder / name} is corrupt (md5 {got}, expected {expected}); "
+            raise DataError(f"{plain} is corrupt (md5 {got}, expected {expected}); delete it and load again "
+                            f"to re-fetch it")
+        return plain
+    cached = cache_folder(dataset) / name
+    if cached.exists() and md5(cached) == expected:
+        return cached
+    archives = [raw / f"{name}.gz"] + ([DEBIAN_FASHION / f"{name}.gz"] if dataset == "fashion-mnist" else [])
+    for archive in archives:
+        if archive.exists():
+            return _decompress(archive, cached, expected)
+    return None
+
+
+def _decompress(archive: Path, dst: Path, expected: str) -> Path:
+    """Decompress `archive` to `dst` atomically, if its content has the expected md5."""
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, gzip.open(archive, "rb") as src:
+            shutil.copyfileobj(src, out)
+        got = md5(Path(tmp))
+        if got != expected:
+            raise DataError(f"{archive} is corrupt (its content has md5 {got}, expected {expected}); "
                             f"delete it and load again to re-fetch it")
-    return folder
+        os.replace(tmp, dst)
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{archive} cannot be decompressed ({type(err).__name__}: {_squash(err)}); "
+                        f"delete it and load again to re-fetch it") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dst
 
 
-def _fetch(dataset: str, folder: Path) -> None:
-    """Fill `folder` with the missing files from Debian's package or a download, atomically."""
-    with tempfile.TemporaryDirectory(prefix="dfa_lafs_data_") as tmp:
-        staged = Path(tmp) / _TV_CLASS[dataset] / "raw"
-        if dataset == "fashion-mnist" and all((DEBIAN_FASHION / f"{n}.gz").exists() for n in KNOWN_FILES[dataset]):
-            staged.mkdir(parents=True)
-            for name in KNOWN_FILES[dataset]:
-                with gzip.open(DEBIAN_FASHION / f"{name}.gz", "rb") as src, open(staged / name, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
-        else:
-            _download(dataset, Path(tmp), folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in KNOWN_FILES[dataset]:
-            if not (folder / name).exists():
-                part = folder / f"{name}.part"  # same folder, so the rename is atomic
-                shutil.copyfile(staged / name, part)
-                os.replace(part, folder / name)
-
-
-def _download(dataset: str, tmp_root: Path, folder: Path) -> None:
+def _download(dataset: str, raw: Path, missing: list[str]) -> None:
+    """Fetch the dataset with torchvision into a temporary folder; move in the missing files once verified."""
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, _TV_CLASS[dataset])
-    files = ", ".join(KNOWN_FILES[dataset])
+    with tempfile.TemporaryDirectory(prefix="dfa_lafs_data_") as tmp:
+        try:
+            cls(tmp, train=True, download=True)
+            cls(tmp, train=False, download=True)
+        except Exception as err:  # torchvision raises RuntimeError/URLError/OSError by mirror
+            raise DataError(f"{dataset} file(s) {', '.join(missing)} not found in {raw} (nor as .gz) and could not be downloaded "
+                            f"({type(err).__name__}: {_squash(err)}); put the files there, or set {ENV_VAR} to "
+                            f"a folder that has {_TV_CLASS[dataset]}/raw/ with them") from None
+        staged = Path(tmp) / _TV_CLASS[dataset] / "raw"
+        dest = raw if _can_write(raw) else cache_folder(dataset)
+        for name in missing:
+            if md5(staged / name) != KNOWN_FILES[dataset][name]:
+                raise DataError(f"the downloaded {name} does not match its md5 sum; try again later")
+            part = dest / f".{name}.part"  # same folder, so the rename is atomic
+            shutil.copyfile(staged / name, part)
+            os.replace(part, dest / name)
+
+
+def _can_write(folder: Path) -> bool:
     try:
-        cls(str(tmp_root), train=True, download=True)
-        cls(str(tmp_root), train=False, download=True)
-    except Exception as err:  # torchvision raises RuntimeError/URLError/OSError by mirror
-        raise DataError(f"{dataset} files not found in {folder} and could not be downloaded "
-                        f"({type(err).__name__}); put {files} there, or set {ENV_VAR} to a folder "
-                        f"that has {_TV_CLASS[dataset]}/raw/ with them") from None
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def _squash(err: BaseException, limit: int = 300) -> str:
+    """An error message on one line, cut to `limit` characters."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= limit else text[:limit] + " ..."
 
 
 @functools.lru_cache(maxsize=4)
 def _load_cpu(dataset: str, root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    import torchvision.datasets as tvd
+    from torchvision.datasets.mnist import read_image_file, read_label_file  # what torchvision's MNIST uses
 
-    ensure_files(dataset, root)
-    ds = getattr(tvd, _TV_CLASS[dataset])(root, train=train, download=False)
-    return ds.data.reshape(len(ds.data), -1), ds.targets.long()
+    files = ensure_files(dataset, root)
+    prefix = "train" if train else "t10k"
+    images = read_image_file(str(files[f"{prefix}-images-idx3-ubyte"]))  # (n, 28, 28) uint8
+    labels = read_label_file(str(files[f"{prefix}-labels-idx1-ubyte"]))  # (n,) int64
+    return images.reshape(len(images), -1), labels
 
 
 def load_split(dataset: str = "mnist", train: bool = True, root: str | os.PathLike | None = None,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .config import RunConfig, paper_config
+from .config import _PLACE_FIELDS, RunConfig, field_names, paper_config
+from .files import check_writable
 from .plots import figure1, save_figure
 from .results import Result, ResultError, load_result
 from .train import run
@@ -33,19 +34,35 @@ def run_or_load(config: RunConfig, path: Path, force: bool = False, progress: bo
             return load_result(path, expect=config)
         except ResultError:
             pass
-    result = run(config, progress=progress, checkpoint=path.with_suffix(".ckpt"))
-    result.save(path)
-    return result
+    # run() saves the result to `path`, and only then removes the checkpoint.
+    return run(config, progress=progress, checkpoint=path.with_suffix(".ckpt"), out=path)
 
 
 def make_figure1(out_dir: Path = FIGURE1_DIR, force: bool = False, progress: bool = True,
                  **changes) -> tuple[dict[str, Result], list[Path]]:
-    """Run (or load) DFA and LAFS at the paper config, save both results and the figure."""
+    """Run (or load) DFA and LAFS at the paper config, save both results and the figure.
+
+    Only the paper config may be written to FIGURE1_DIR, the stored results the book reads:
+    any other setting needs another `out_dir`. Every output is checked writable first.
+    """
     out_dir = Path(out_dir)
-    results = {rule: run_or_load(cfg, out_dir / f"{rule}.json", force, progress)
-               for rule, cfg in figure1_configs(**changes).items()}
+    configs = figure1_configs(**changes)
+    _protect_stored_figure1(out_dir, configs)
+    for name in [f"{rule}.json" for rule in configs] + ["figure1.png", "figure1.pdf"]:
+        check_writable(out_dir / name, "Figure 1 output")
+    results = {rule: run_or_load(cfg, out_dir / f"{rule}.json", force, progress) for rule, cfg in configs.items()}
     paths = save_figure(figure1(list(results.values())), out_dir / "figure1")
     return results, paths
+
+
+def _protect_stored_figure1(out_dir: Path, configs: dict[str, RunConfig]) -> None:
+    if out_dir.resolve() != FIGURE1_DIR.resolve():
+        return
+    changed = sorted({name for rule, cfg in configs.items() for name in field_names()
+                      if name not in _PLACE_FIELDS and getattr(cfg, name) != getattr(paper_config(rule), name)})
+    if changed:
+        raise ValueError(f"{', '.join(changed)} differ(s) from the paper config, and {out_dir} holds the stored "
+                         f"paper-scale results the book reads: write elsewhere with --out-dir (out_dir=)")
 
 
 def load_figure1(out_dir: Path = FIGURE1_DIR, **changes) -> dict[str, Result]:
@@ -58,14 +75,19 @@ SWEEPS_DIR = REPO_ROOT / "sweeps"  # full grid files; sweeps/ci/ holds the CPU-s
 
 
 def regenerate_all(data_root: str | None = None, workers: int | None = None, progress: bool = True) -> int:
-    """Remake Figure 1 and every full sweep whose stored results are missing or stale."""
-    from .sweep import load_grid, run_sweep
+    """Remake Figure 1 and every full sweep whose stored results are missing or stale.
 
+    The arguments and every grid file are checked before anything runs.
+    """
+    from .sweep import load_grid, run_sweep
+    from .sweep.runner import check_workers
+
+    workers = check_workers(workers)
+    grids = [load_grid(grid_file) for grid_file in sorted(SWEEPS_DIR.glob("*.yaml"))]
     changes = {"data_root": data_root} if data_root else {}
     make_figure1(progress=progress, **changes)
     failed = 0
-    for grid_file in sorted(SWEEPS_DIR.glob("*.yaml")):
-        grid = load_grid(grid_file)
+    for grid in grids:
         report = run_sweep(grid, RESULTS / "sweeps" / grid.name, workers=workers, data_root=data_root,
                            progress=progress)
         print(report.text())
