@@ -107,17 +107,26 @@ def test_no_hidden_layer_every_rule_is_bp(rule):
         torch.testing.assert_close(g, w)
 
 
-def test_dfa_and_lafs_differ_only_in_the_error_vector():
-    """If every readout error equalled e^y, LAFS's update would be DFA's (eqs. 4 vs 9)."""
+def test_dfa_and_lafs_differ_only_in_the_error_vector(monkeypatch):
+    """With the same nonzero B^i, LAFS's update is DFA's exactly when its readout errors e^i are
+    replaced by e^y (eqs. 4 vs 9), and differs from it otherwise."""
+    import dfa_lafs.rules as rules
+
     net, x, y = make((7, 6, 5), "tanh")
+    assert all(B.abs().min() > 0 for B in net.B)
     hs = net.forward(x)
-    for B in net.B:
-        B.zero_()  # readout logits 0: softmax uniform for every layer, e^i independent of h^i
-    net.W[-1].zero_()  # and output logits 0 too, so e^i = e^y exactly
-    net.b[-1].zero_()
-    hs = net.forward(x)
-    for d, l in zip(deltas("dfa", net, hs, y, "mean"), deltas("lafs", net, hs, y, "mean")):
-        torch.testing.assert_close(d, l)
+    e_y = rules.softmax_error(hs[-1], y, "mean")
+    dfa = deltas("dfa", net, hs, y, "mean")
+    # DFA from the paper: delta a^i = (B^i e^y) * f'(a^i) for the hidden layers, e^y at the output.
+    expected = [(e_y @ B.T) * (1 - h ** 2) for B, h in zip(net.B, hs[1:-1])] + [e_y]
+    for d, want in zip(dfa, expected):
+        torch.testing.assert_close(d, want)
+    lafs = deltas("lafs", net, hs, y, "mean")
+    torch.testing.assert_close(lafs[-1], dfa[-1])  # the output layer is trained alike
+    assert all((d - l).abs().max() > 1e-3 for d, l in zip(dfa[:-1], lafs[:-1]))  # each hidden layer differs
+    monkeypatch.setattr(rules, "readout_error", lambda h, B, y, reduction: e_y)  # e^i := e^y
+    for d, l in zip(dfa, deltas("lafs", net, hs, y, "mean")):
+        torch.testing.assert_close(d, l, rtol=0, atol=0)
 
 
 def test_feedback_matrices_are_independent_across_layers_and_shared_across_rules():
