@@ -28,14 +28,14 @@ if "google.colab" in sys.modules:
     REPO_URL = "{url}"
     CLONE = os.environ.get("DFA_LAFS_CLONE", "/content/dfa-lafs-companion")
     SRC = os.path.join(CLONE, "src")
+    git = ["git", "-C", CLONE]
+    intact = (subprocess.run(git + ["rev-parse", "-q", "--verify", "HEAD"], capture_output=True).returncode == 0
+              and not subprocess.run(git + ["ls-files", "--deleted"], capture_output=True, text=True).stdout)
+    if not intact:  # absent, or an interrupted clone: start again
+        shutil.rmtree(CLONE, ignore_errors=True)
+        subprocess.run(["git", "clone", "-q", "--depth", "1", REPO_URL, CLONE], check=True)
     where = [sys.executable, "-c", "import importlib.util as u; print(u.find_spec('dfa_lafs').origin)"]
-    if not subprocess.run(where, capture_output=True, text=True, cwd="/").stdout.startswith(SRC + os.sep):
-        git = ["git", "-C", CLONE]
-        intact = (subprocess.run(git + ["rev-parse", "-q", "--verify", "HEAD"], capture_output=True).returncode == 0
-                  and not subprocess.run(git + ["ls-files", "--deleted"], capture_output=True, text=True).stdout)
-        if not intact:  # absent, or an interrupted clone: start again
-            shutil.rmtree(CLONE, ignore_errors=True)
-            subprocess.run(["git", "clone", "-q", "--depth", "1", REPO_URL, CLONE], check=True)
+    if not intact or not subprocess.run(where, capture_output=True, text=True, cwd="/").stdout.startswith(SRC + os.sep):
         subprocess.run([sys.executable, os.path.join(SRC, "dfa_lafs", "book.py"), "install", CLONE], check=True)
     if SRC not in sys.path:
         sys.path.insert(0, SRC)

@@ -1,0 +1,65 @@
+"""dfa_lafs.book: glue with and without myst-nb, Checks, the plotly bundle, the install step's input."""
+
+import sys
+import types
+
+import pytest
+import torch
+
+from dfa_lafs import book
+
+
+def test_glue_without_myst_nb_prints_the_value_by_name(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb -> ImportError, as in Colab
+    book.glue("init_loss", 2.3026, display=False)
+    assert capsys.readouterr().out == "init_loss = 2.3026\n"
+
+
+def test_glue_with_myst_nb_hands_over(monkeypatch, capsys):
+    calls = []
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=True: calls.append((name, value, display))
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    book.glue("x", 1, display=False)
+    assert calls == [("x", 1, False)] and capsys.readouterr().out == ""
+
+
+def test_checks_pass_record_and_print_a_round_off_free_line(capsys):
+    check = book.Checks(tol=1e-9)
+    a = torch.rand(3, 4, dtype=torch.float64)
+    check("same", a, a + 1e-12)
+    assert capsys.readouterr().out == "same: max |error| < 1e-09: True\n"
+    assert list(check.table().index) == ["same"] and check.table()["max |error|"].iloc[0] == "1.0e-12"
+
+
+@pytest.mark.parametrize("want, error", [(torch.ones(3) * 2, AssertionError),
+                                         (torch.full((3,), float("nan")), AssertionError),
+                                         (torch.ones(4), ValueError)])
+def test_checks_fail_on_disagreement_nan_and_shape(want, error):
+    with pytest.raises(error):
+        book.Checks()("x", torch.ones(3), want)
+
+
+def test_checks_reject_a_nonpositive_tolerance():
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        book.Checks(tol=0)
+
+
+def test_show_plotly_carries_no_plotly_js_outside_colab(monkeypatch):
+    go = pytest.importorskip("plotly.graph_objects")
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, raw=False: shown.append(obj))
+    book.show_plotly(go.Figure(go.Scatter(x=[1, 2], y=[3, 4])))
+    (bundle,) = shown
+    assert set(bundle) == {"application/vnd.plotly.v1+json", "text/html"}
+    assert "Plotly.newPlot" in bundle["text/html"] and "cdn.plot.ly" not in bundle["text/html"]
+    assert len(bundle["text/html"]) < 100_000  # the figure, not a 4 MB copy of plotly.js
+
+
+def test_install_refuses_a_folder_that_is_not_a_clone(tmp_path):
+    with pytest.raises(SystemExit, match="not a clone of the repository"):
+        book.install(tmp_path)
+
+
+def test_sync_changes_nothing_in_a_consistent_book():
+    assert book.sync() == []
