@@ -63,3 +63,17 @@ def test_install_refuses_a_folder_that_is_not_a_clone(tmp_path):
 
 def test_sync_changes_nothing_in_a_consistent_book():
     assert book.sync() == []
+
+
+def test_sync_moves_every_chapter_and_the_readme_to_a_new_url(tmp_path):
+    import shutil
+
+    shutil.copytree(book.BOOK, tmp_path / "book", ignore=shutil.ignore_patterns("_build"))
+    shutil.copy(book.BOOK.parent / "README.md", tmp_path / "README.md")
+    config = tmp_path / "book" / "_config.yml"
+    config.write_text(config.read_text().replace(book.repository_url(), "https://github.com/someone/fork"))
+    changed = book.sync(tmp_path / "book")
+    assert len(changed) == len(list(book.BOOK.glob("[0-9]*.ipynb"))) + 1
+    for path in changed:
+        text = path.read_text()
+        assert "someone/fork" in text and book.repository_url() not in text, path.name

@@ -172,19 +172,33 @@ def install_cell(url: str) -> str:
     return INSTALL_CELL.format(url=url)
 
 
+GITHUB_REPO = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+")
+
+
 def sync(book: Path = BOOK) -> list[Path]:
-    """Write the install cell for the configured URL into every chapter; returns those changed."""
+    """Bring every chapter and the README in line with book/_config.yml's repository URL.
+
+    Writes the install cell into each chapter and replaces any other GitHub repository address
+    in the chapters and README.md (the book names no other repository); returns the files changed.
+    """
     import nbformat
 
-    cell = install_cell(repository_url(book))
+    url = repository_url(book)
+    cell = install_cell(url).rstrip("\n")
     changed = []
     for path in sorted(book.glob("[0-9]*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        first = next(c for c in nb.cells if c.cell_type == "code")
-        if first.source != cell.rstrip("\n"):
-            first.source = cell.rstrip("\n")
+        before = [c.source for c in nb.cells]
+        next(c for c in nb.cells if c.cell_type == "code").source = cell
+        for c in nb.cells:
+            c.source = GITHUB_REPO.sub(url, c.source)
+        if [c.source for c in nb.cells] != before:
             nbformat.write(nb, path)
             changed.append(path)
+    readme = book.parent / "README.md"
+    if readme.is_file() and GITHUB_REPO.sub(url, readme.read_text()) != readme.read_text():
+        readme.write_text(GITHUB_REPO.sub(url, readme.read_text()))
+        changed.append(readme)
     return changed
 
 
@@ -192,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="book.py", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("install", help="install a clone in Colab, adding only missing packages").add_argument("clone")
-    sub.add_parser("sync", help="write book/_config.yml's repository URL into every chapter's install cell")
+    sub.add_parser("sync", help="write book/_config.yml's repository URL into every chapter and the README")
     args = parser.parse_args(argv)
     if args.command == "install":
         added = install(args.clone)
