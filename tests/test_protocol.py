@@ -46,3 +46,29 @@ def test_summarize_counts_cap_hits():
                          "val_accuracy": [0.9] * 3, "best_epoch": [10, 20, 30], "hit_cap": [True, False, False]})
     row = summarize(runs).iloc[0]
     assert row["n"] == 3 and row["hit_cap_rate"] == pytest.approx(1 / 3) and row["best_epoch"] == 20
+
+
+def _fake_result(rule, seed, values):
+    from dfa_lafs.config import RunConfig
+    from dfa_lafs.results import Result
+
+    nan = float("nan")
+    history = {"step": [0, 10, 100]}
+    for size in ("64", "512", "4096", "all"):
+        history[f"noise/dfa_vs_lafs_update/{size}/1"] = [values[size], nan, values[size] + 1]
+    history["probe/dfa_vs_lafs_update/1"] = [1.0, 2.0, 3.0 + seed]
+    return Result(RunConfig(rule=rule, hidden=(8,), seed=seed), history, {}, {})
+
+
+def test_noise_tables_skip_unmeasured_steps_and_average_seeds():
+    from dfa_lafs.analysis import final_values, noise_summary, noise_table
+
+    runs = [_fake_result("dfa", s, {"64": 10.0 + s, "512": 20.0, "4096": 30.0, "all": 40.0}) for s in range(3)]
+    table = noise_table(runs)
+    assert len(table) == 3 * 2 * 4 and set(table["step"]) == {0, 100}
+    summary = noise_summary(table).set_index(["step", "batch"])
+    assert summary.loc[(0, "64"), "mean"] == pytest.approx(11.0) and summary.loc[(0, "64"), "n"] == 3
+    assert summary.loc[(100, "all"), "mean"] == pytest.approx(41.0)
+    assert np.isclose(summary.loc[(0, "512"), "low"], 20.0)  # no spread across seeds
+    finals = final_values(runs, {"update": "probe/dfa_vs_lafs_update/{i}"}, [1]).iloc[0]
+    assert finals["mean"] == pytest.approx(4.0) and finals["n"] == 3

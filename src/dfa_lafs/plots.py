@@ -140,3 +140,60 @@ def band_plot(ax, band, label: str, color=None, style: str = "-") -> None:
     ax.fill_between(band.step, band.low, band.high, color=color, alpha=0.2, lw=0)
     ax.set_xscale("symlog", linthresh=1)
     ax.set_xlim(left=0)
+
+
+def thesis_panels(results: list[Result], layers: tuple[int, ...] = (1, 2, 3)) -> plt.Figure:
+    """Per hidden layer: the DFA-vs-LAFS update angle over training, mean and band over seeds.
+
+    One line per rule whose weights the angle is measured at (solid: during DFA training,
+    dashed: during LAFS training), beside the raw error angle e^y vs e^i of DFA's own runs
+    (dotted), the quantity the paper's argument runs through.
+    """
+    from .aggregate import bands_by
+
+    fig, axes = plt.subplots(1, len(layers), figsize=(4.6 * len(layers), 3.8), sharey=True,
+                             constrained_layout=True, squeeze=False)
+    for ax, i in zip(axes[0], layers):
+        for (rule,), band in bands_by(results, f"probe/dfa_vs_lafs_update/{i}", by=("rule",)).items():
+            band_plot(ax, band, f"update angle, at {rule.upper()}'s weights", LAYER_COLORS[i - 1],
+                      RULE_STYLES[rule])
+        dfa_runs = [r for r in results if r.config.rule == "dfa"]
+        for (rule,), band in bands_by(dfa_runs, f"train/angle/{i}", by=("rule",)).items():
+            band_plot(ax, band, r"error angle $e^y$ vs $e^i$ (DFA)", "grey", ":")
+        ax.axhline(90, color="black", lw=0.6)
+        ax.set_title(f"hidden layer {i}")
+        ax.set_xlabel("training step (log scale)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    axes[0][0].set_ylabel("angle (degrees)")
+    return fig
+
+
+def noise_panels(summary, rule: str = "dfa") -> plt.Figure:
+    """DFA-vs-LAFS update angle against the batch it is averaged over, one line per training step.
+
+    `summary` is `analysis.noise_summary(...)`. If DFA were LAFS plus zero-mean noise, every line
+    would fall towards 0 on the right; a line that stays up is a systematic difference.
+    """
+    rows = summary[summary["rule"] == rule]
+    layers = sorted(rows["layer"].unique())
+    fig, axes = plt.subplots(1, len(layers), figsize=(4.6 * len(layers), 3.6), sharey=True,
+                             constrained_layout=True, squeeze=False)
+    steps = sorted(rows["step"].unique())
+    cmap = plt.get_cmap("viridis")
+    for ax, layer in zip(axes[0], layers):
+        for j, step in enumerate(steps):
+            line = rows[(rows["layer"] == layer) & (rows["step"] == step)].sort_values("batch")
+            x = range(len(line))
+            color = cmap(j / max(len(steps) - 1, 1))
+            ax.plot(x, line["mean"], marker="o", color=color, label=f"step {step}")
+            ax.fill_between(x, line["low"], line["high"], color=color, alpha=0.15, lw=0)
+            ax.set_xticks(list(x), [str(b) for b in line["batch"]])
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_title(f"hidden layer {layer}")
+        ax.set_xlabel("examples the updates are averaged over")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("angle DFA update vs LAFS update (deg)")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.suptitle(f"Measured at the weights of {rule.upper()} training runs")
+    return fig
