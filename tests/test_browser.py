@@ -2,8 +2,9 @@
 request that is not to the local server sent to a dead proxy.
 
 For every chapter: math typeset (no raw TeX left, no MathJax error), every plotly figure drawn,
-no console error, no failed request, no request that leaves the site. Screenshots of a few
-pages and a per-page summary go to $BROWSER_ARTIFACTS (default book/_build/browser-check/).
+no code block that scrolls sideways, no console error, no failed request, no request that
+leaves the site. Screenshots of a few pages and a per-page summary go to $BROWSER_ARTIFACTS
+(default book/_build/browser-check/).
 
 Run after `jupyter-book build book/`:  python -m pytest -m browser tests/test_browser.py
 """
@@ -40,6 +41,9 @@ def chapters() -> list[str]:
 # Text left in a page once MathJax has run: TeX delimiters or environments mean untypeset math.
 RAW_TEX = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\frac\{|\\mathbf\{")
 
+MATHJAX_STARTED = ("() => !document.querySelector('span.math, div.math')"
+                   " || (window.MathJax && MathJax.startup && MathJax.startup.promise)")
+
 # Runs in the page after load: waits for MathJax, then reports what a reader would see.
 INSPECT = """async () => {
   if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
@@ -54,6 +58,7 @@ INSPECT = """async () => {
     mathjax_errors: document.querySelectorAll('mjx-merror').length,
     text: copy.innerText,
     figures: figures.length,
+    scrolling: [...document.querySelectorAll('div.cell pre')].filter(p => p.scrollWidth > p.clientWidth + 1).length,
     drawn: figures.filter(f => f._fullLayout && f.querySelectorAll('.scatterlayer .trace, .barlayer .trace').length > 0).length,
   };
 }"""
@@ -108,18 +113,26 @@ def test_page_reads_offline(chapter, server, browser, summary):
     page.on("request", lambda r: r.url.startswith(("http:", "https:")) and not r.url.startswith(server)
             and problems.append(f"left the site: {r.url}"))
     page.goto(f"{server}/{chapter}.html", wait_until="networkidle")
+    # MathJax is a deferred script: on a page that also parses plotly.js it may start after
+    # the network is idle. No MathJax within the timeout fails here.
+    page.wait_for_function(MATHJAX_STARTED, timeout=30_000)
     seen = page.evaluate(INSPECT)
-    if chapter in SCREENSHOTS:
-        page.screenshot(path=str(ARTIFACTS / f"{chapter}.png"), full_page=False)
+    if chapter in SCREENSHOTS:  # at its first figure or displayed equation
+        target = page.locator(".plotly-graph-div, .cell_output img, div.math").first
+        if target.count():
+            target.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / f"{chapter}.png"))
     page.close()
 
     leftover = sorted(set(RAW_TEX.findall(seen["text"])))
     summary[chapter] = {"math": seen["math"], "typeset": seen["typeset"], "figures": seen["figures"],
-                        "drawn": seen["drawn"], "raw_tex": leftover, "problems": problems}
+                        "drawn": seen["drawn"], "raw_tex": leftover, "scrolling_code": seen["scrolling"],
+                        "problems": problems}
     assert not problems, "\n".join(problems)
     assert seen["typeset"] == seen["math"], f"{seen['math'] - seen['typeset']} of {seen['math']} math elements not typeset"
     assert seen["mathjax_errors"] == 0, f"{seen['mathjax_errors']} MathJax errors"
     assert not leftover, f"raw TeX left in the page: {leftover}"
+    assert seen["scrolling"] == 0, f"{seen['scrolling']} code or output blocks scroll sideways"
     assert seen["drawn"] == seen["figures"], f"{seen['figures'] - seen['drawn']} of {seen['figures']} plotly figures not drawn"
 
 
