@@ -15,6 +15,7 @@ import signal
 import sys
 import types
 import typing
+import warnings
 from pathlib import Path
 
 from . import experiments
@@ -209,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     show_traceback = args.traceback or os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
     previous = _terminate_as_interrupt()
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            # torch warns about the pickle protocol of a file it then refuses anyway (a crafted
+            # checkpoint): the refusal is the message, on its own line.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return args.handler(args)
     except KeyboardInterrupt as err:
         if show_traceback:
             raise
