@@ -72,3 +72,22 @@ def test_noise_tables_skip_unmeasured_steps_and_average_seeds():
     assert np.isclose(summary.loc[(0, "512"), "low"], 20.0)  # no spread across seeds
     finals = final_values(runs, {"update": "probe/dfa_vs_lafs_update/{i}"}, [1]).iloc[0]
     assert finals["mean"] == pytest.approx(4.0) and finals["n"] == 3
+
+
+def test_seed_grid_reruns_each_rows_chosen_lr_with_its_extra_seeds():
+    import yaml
+
+    from dfa_lafs.config import RunConfig
+    from dfa_lafs.protocol import extra_seeds, seed_grid_yaml
+    from dfa_lafs.results import Result
+
+    def result(rule, hidden, lr, val):
+        final = {"val/accuracy": val, "test/accuracy": val, "best_epoch": 3, "epochs_run": 5, "hit_cap": False}
+        return Result(RunConfig(rule=rule, hidden=hidden, lr=lr, val_size=100, patience=2), {}, {}, {}, final)
+
+    search = {f"{r}{h}{lr}": result(r, h, lr, val) for r, h, lr, val in [
+        ("fa", (8, 8), 0.1, 0.9), ("fa", (8, 8), 0.3, 0.95), ("bp", (), 0.1, 0.9), ("bp", (), 0.3, 0.8)]}
+    spec = yaml.safe_load(seed_grid_yaml(search, {"val_size": 100}, "depth", extra_seeds))
+    assert spec["name"] == "depth" and spec["base"] == {"val_size": 100}
+    assert [(p["rule"], tuple(p["hidden"]), p["lr"], p["seed"]) for p in spec["points"]] == [
+        ("fa", (8, 8), 0.3, 1), ("fa", (8, 8), 0.3, 2)] + [("bp", (), 0.1, s) for s in (1, 2, 3, 4)]
