@@ -17,7 +17,7 @@ import yaml
 from dfa_lafs import Result, RunConfig, load_result
 from dfa_lafs import cli
 from dfa_lafs.sweep import runner
-from dfa_lafs.aggregate import sweep_table
+from dfa_lafs.aggregate import load_sweep, sweep_table
 from dfa_lafs.config import field_names
 from dfa_lafs.results import ResultError, code_hash
 from dfa_lafs.sweep import (NOTEBOOK_ONLY, GridError, config_from_parameters, execute_point, kernel_manager_class,
@@ -179,11 +179,7 @@ def test_finished_points_are_skipped(serial, data_root):
 
 def test_missing_stale_and_corrupt_results_are_redone(tmp_path, monkeypatch):
     """Resumption decides by loading each result for its config (with a stand-in for papermill)."""
-    def fake_execute(pid, config, threads=0):
-        result = Result(RunConfig.from_dict(config), {"step": [0]}, {}, {"code_hash": code_hash()})
-        return runner.PointOutcome(pid, "{}", json.dumps(result.to_dict()), None, 0.0)
-
-    monkeypatch.setattr(runner, "execute_point", fake_execute)
+    fake_runner(monkeypatch)
     grid = {"base": TINY, "grid": {"seed": [0, 1, 2]}}
     ids = [p.id for p in load_grid(grid).points]
     assert sorted(run_sweep(grid, tmp_path, workers=1, progress=False).ran) == sorted(ids)
@@ -219,3 +215,52 @@ def test_dask_cluster_gives_the_serial_results(serial, data_root, tmp_path):
         here = load_result(tmp_path / f"{point.id}.json", expect=point.config)
         there = load_result(serial_out / f"{point.id}.json", expect=point.config)
         assert here.history == there.history and here.final == there.final
+
+
+# --- which grid a folder holds ------------------------------------------------------------------
+
+def fake_runner(monkeypatch):
+    """execute_point without papermill: a result as the notebook would write it."""
+    def fake_execute(pid, config, threads=0):
+        result = Result(RunConfig.from_dict(config), {"step": [0]}, {}, {"code_hash": code_hash()})
+        return runner.PointOutcome(pid, "{}", json.dumps(result.to_dict()), None, 0.0)
+
+    monkeypatch.setattr(runner, "execute_point", fake_execute)
+
+
+def test_the_folder_records_its_grid_file_and_refuses_another(tmp_path, monkeypatch):
+    fake_runner(monkeypatch)
+    first, second, out = tmp_path / "a.yaml", tmp_path / "b.yaml", tmp_path / "out"
+    first.write_text(yaml.safe_dump({"name": "x", "base": TINY, "grid": {"seed": [0, 1]}}))
+    second.write_text(yaml.safe_dump({"name": "x", "base": TINY, "grid": {"seed": [2]}}))
+    assert len(run_sweep(first, out, workers=1, progress=False).ran) == 2
+    record = json.loads((out / "_grid.json").read_text())
+    assert record["grid_file"] == "../a.yaml" and record["name"] == "x"
+    assert sorted(load_sweep(out)) == sorted(p.id for p in load_grid(first).points)
+    with pytest.raises(GridError, match=rf"{out} holds the results of {first}; running {second} there would mix"):
+        run_sweep(second, out, workers=1, progress=False)
+    # an edited grid file is the same sweep: the new point runs, the dropped one is reported
+    first.write_text(yaml.safe_dump({"name": "x", "base": TINY, "grid": {"seed": [1, 3]}}))
+    report = run_sweep(first, out, workers=1, progress=False)
+    assert len(report.ran) == 1 and len(report.skipped) == 1 and len(report.others) == 1
+    assert "1 other result(s)" in report.text() and "load_sweep leaves them out" in report.text()
+    # even with nothing to run, the record is rewritten (a regenerate over fresh results records the grid)
+    (out / "_grid.json").unlink()
+    assert run_sweep(first, out, workers=1, progress=False).ran == [] and (out / "_grid.json").exists()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"workers": 0}, "workers must be an int >= 1, got 0"),
+    ({"workers": True}, "workers must be an int >= 1, got True"),
+    ({"workers": 1, "threads": -1}, "threads must be an int >= 0"),
+])
+def test_runner_arguments_are_checked_before_anything(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        run_sweep(GOOD, tmp_path / "out", progress=False, **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unwritable_sweep_folder_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="sweep folder .* cannot be written: .* is a file, not a folder"):
+        run_sweep(GOOD, tmp_path / "file" / "out", workers=1, progress=False)
