@@ -11,7 +11,7 @@ import pytest
 
 import dfa_lafs
 from dfa_lafs import Result, RunConfig, load_result
-from dfa_lafs.results import HASHED_MODULES, ResultError, code_hash
+from dfa_lafs.results import FORMAT_VERSION, HASHED_MODULES, ResultError, code_hash, content_digest
 
 PACKAGE = Path(dfa_lafs.__file__).parent
 CONFIG = RunConfig(rule="lafs", hidden=(8,), epochs=1, lr=0.1)
@@ -77,10 +77,29 @@ def saved(tmp_path, config: RunConfig = CONFIG) -> Path:
     return result.save(tmp_path / "r.json")
 
 
-def rewrite(path: Path, change) -> None:
+def rewrite(path: Path, change, sign: bool = True) -> None:
+    """Edit a result file; sign=True recomputes its sha256, as a careful forger would."""
     d = json.loads(path.read_text())
     change(d)
-    path.write_text(json.dumps(d))
+    d.pop("sha256", None)
+    path.write_text(json.dumps(signed(d) if sign else d))
+
+
+def signed(d: dict) -> dict:
+    return {**d, "sha256": content_digest(d)}
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d["history"]["step"].__setitem__(1, 2),
+    lambda d: d["final"].update({"test/accuracy": 0.99}),
+    lambda d: d["config"].update(lr=0.5),
+    lambda d: d.update(code_hash=code_hash()[::-1]),
+])
+def test_any_unsigned_edit_is_refused(tmp_path, change):
+    path = saved(tmp_path)
+    rewrite(path, change, sign=False)
+    with pytest.raises(ResultError, match="has been edited: its sha256 does not match its content"):
+        load_result(path)
 
 
 def test_a_saved_result_loads_fresh(tmp_path):
@@ -91,7 +110,7 @@ def test_a_saved_result_loads_fresh(tmp_path):
 def test_an_edited_config_is_refused_even_with_its_key_left_alone(tmp_path):
     path = saved(tmp_path)
     rewrite(path, lambda d: d["config"].update(lr=0.5, epochs=7))
-    with pytest.raises(ResultError, match="has been edited .* does not hash to its config_key"):
+    with pytest.raises(ResultError, match="has been edited or was written by another .* does not hash to its config_key"):
         load_result(path, expect=CONFIG)
     with pytest.raises(ResultError, match="has been edited"):
         load_result(path)  # with or without a config to compare with
@@ -127,11 +146,13 @@ def test_a_missing_key_is_one_line(tmp_path, key):
     ("{", "is not valid JSON"),
     ("", "is not valid JSON"),
     ("[1, 2]", "is not a result (a JSON object), got a JSON list"),
-    ('{"format_version": 1, "config": {"rule": "hebb"}, "config_key": "x", "code_hash": "y", "history": {}, '
-     '"timings": {}, "provenance": {}}', "holds an invalid result (rule must be one of"),
-    ('{"format_version": 1, "config": {"lr": 1}, "config_key": "x", "code_hash": "y", "history": [], '
-     '"timings": {}, "provenance": {}}', "'history' is a list, not a dict"),
+    (json.dumps(signed({"format_version": FORMAT_VERSION, "config": {"rule": "hebb"}, "config_key": "x",
+                        "code_hash": "y", "history": {}, "timings": {}, "provenance": {}})),
+     "holds an invalid result (rule must be one of"),
+    (json.dumps(signed({"format_version": FORMAT_VERSION, "config": {"lr": 1}, "config_key": "x", "code_hash": "y",
+                        "history": [], "timings": {}, "provenance": {}})), "'history' is a list, not a dict"),
     ('{"format_version": 7}', "has result format 7"),
+    ('{"format_version": 1}', "has result format 1, this version of dfa_lafs reads format 2"),
     ("\udcff", "cannot be read"),
 ])
 def test_malformed_files_are_one_line_errors(tmp_path, content, message):

@@ -3,7 +3,8 @@
 A result carries two keys: the config's key (what was computed) and a hash of the training
 code. `load_result(..., expect=config)` refuses a result whose keys do not match the config
 and the code in this checkout, so a stale result is never shown silently. The config key is
-recomputed from the stored config, never trusted: a hand-edited result is refused.
+recomputed from the stored config, never trusted, and a sha256 of the whole content is
+checked: a hand-edited result is refused.
 
 The code hash is taken over what computes the numbers, not over formatting: the syntax tree
 of each module in HASHED_MODULES, without docstrings, comments, blank lines or layout. A
@@ -28,10 +29,13 @@ from .config import _PLACE_FIELDS, RunConfig, resolve_device
 from .files import atomic_write_text as _atomic_write_text
 from .files import check_writable
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a sha256 of the content, so that an edited number is refused
 # The modules whose code decides a run's numbers. config.py is not among them: the config key
 # covers its values, and its defaults only matter through the values they give.
 HASHED_MODULES = ("data.py", "model.py", "rules.py", "metrics.py", "probes.py", "train.py")
+# Of data.py only what turns the files into tensors is hashed: finding, fetching and
+# decompressing the files cannot change a number, because every file's md5 is checked.
+HASHED_PARTS = {"data.py": ("Split", "_load_cpu", "load_split")}
 REGENERATE_HINT = "regenerate it with `python -m dfa_lafs regenerate` (see the README)"
 
 
@@ -49,16 +53,18 @@ def code_hash(package: str | os.PathLike | None = None) -> str:
     for name in HASHED_MODULES:
         path = folder / name
         stat = path.stat()
-        h.update(f"{name}\0{_module_digest(str(path), stat.st_mtime_ns, stat.st_size)}\0".encode())
+        digest = _module_digest(str(path), stat.st_mtime_ns, stat.st_size, HASHED_PARTS.get(name))
+        h.update(f"{name}\0{digest}\0".encode())
     return h.hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=64)
-def _module_digest(path: str, mtime_ns: int, size: int) -> str:  # mtime and size: re-read after an edit
-    return hashlib.sha256(normalized_code(Path(path).read_text()).encode()).hexdigest()
+def _module_digest(path: str, mtime_ns: int, size: int, parts: tuple[str, ...] | None) -> str:
+    # mtime and size are part of the cache key, so an edited file is read again
+    return hashlib.sha256(normalized_code(Path(path).read_text(), parts).encode()).hexdigest()
 
 
-def normalized_code(source: str) -> str:
+def normalized_code(source: str, parts: tuple[str, ...] | None = None) -> str:
     """The code of a module as a canonical string: its syntax tree without docstrings.
 
     The messages of raised exceptions are left out too (only the exception's type stays).
@@ -66,8 +72,19 @@ def normalized_code(source: str) -> str:
     Comments, blank lines and layout never reach the tree. Fields that are empty (None, [])
     are left out, so Python versions that add empty fields (3.12's type_params) or drop them
     from ast.dump (3.13) give the same string for the same code.
+
+    parts: only these top-level functions and classes (all of the module when None); a
+    missing one is an error, so a rename cannot silently drop code from the hash.
     """
-    return _canonical(ast.parse(source))
+    tree = ast.parse(source)
+    if parts is None:
+        return _canonical(tree)
+    named = {node.name: node for node in tree.body
+             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    missing = [name for name in parts if name not in named]
+    if missing:
+        raise ValueError(f"hashed code {missing} not found: update HASHED_PARTS in results.py")
+    return _canonical([named[name] for name in parts])
 
 
 _DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
@@ -144,7 +161,7 @@ class Result:
         return self.history[name]
 
     def to_dict(self) -> dict:
-        return {
+        body = {
             "format_version": FORMAT_VERSION,
             "config_key": self.config.key(),
             "code_hash": self.provenance.get("code_hash"),
@@ -155,6 +172,7 @@ class Result:
             "final": self.final,
             "per_epoch": self.per_epoch,
         }
+        return {**body, "sha256": content_digest(body)}
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write JSON atomically (a temporary file in the same folder, then a rename)."""
@@ -177,8 +195,9 @@ def load_result(path: str | os.PathLike, expect: RunConfig | None = None, *, che
     """Load a result; with `expect`, insist it was made by this config and (check_code) this code.
 
     Every problem is a one-line ResultError naming the file: missing, unreadable, not JSON,
-    another format, missing or mistyped fields, a config that does not hash to the stored key
-    (edited by hand), a different config than `expect`, or other training code.
+    another format, content that does not match its sha256 (edited by hand), missing or
+    mistyped fields, a config that does not hash to the stored key, a different config than
+    `expect`, or other training code.
     """
     path = Path(path)
     d = _read_json(path)
@@ -186,6 +205,8 @@ def load_result(path: str | os.PathLike, expect: RunConfig | None = None, *, che
     if version != FORMAT_VERSION:
         raise ResultError(f"{path} has result format {version!r}, this version of dfa_lafs reads "
                           f"format {FORMAT_VERSION}; {REGENERATE_HINT}")
+    if d.get("sha256") != content_digest({k: v for k, v in d.items() if k != "sha256"}):
+        raise ResultError(f"{path} has been edited: its sha256 does not match its content; {REGENERATE_HINT}")
     result = _from_dict(d, path)
     if d["config_key"] != result.config.key():
         raise ResultError(f"{path} has been edited or was written by another version of dfa_lafs: its config "
@@ -199,6 +220,12 @@ def load_result(path: str | os.PathLike, expect: RunConfig | None = None, *, che
             raise ResultError(f"{path} is stale: the training code changed since it was written "
                               f"(code hash {d['code_hash']}, now {code_hash()}); {REGENERATE_HINT}")
     return result
+
+
+def content_digest(body: dict) -> str:
+    """sha256 of a result's fields as canonical JSON (the same before saving and after loading)."""
+    plain = json.loads(json.dumps(body, allow_nan=True))  # tuples -> lists, int keys -> str, as on disk
+    return hashlib.sha256(json.dumps(plain, sort_keys=True, allow_nan=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def config_differences(got: RunConfig, want: RunConfig) -> list[str]:
