@@ -91,3 +91,26 @@ def test_seed_grid_reruns_each_rows_chosen_lr_with_its_extra_seeds():
     assert spec["name"] == "depth" and spec["base"] == {"val_size": 100}
     assert [(p["rule"], tuple(p["hidden"]), p["lr"], p["seed"]) for p in spec["points"]] == [
         ("fa", (8, 8), 0.3, 1), ("fa", (8, 8), 0.3, 2)] + [("bp", (), 0.1, s) for s in (1, 2, 3, 4)]
+
+
+def test_claim_tables_on_hand_made_histories():
+    from dfa_lafs.analysis import alignment_claim, late_learning, readout_claim
+    from dfa_lafs.config import RunConfig
+    from dfa_lafs.results import Result
+
+    def run(seed, readout, network, angle, linear):
+        h = {"step": [0, 10, 100], "test/readout_accuracy/1": readout, "test/accuracy": network,
+             "test/readout_accuracy_control/1": [0.1] * 3, "test/linear_accuracy": [0.92] * 3,
+             "test/angle_centered/1": angle, "test/angle_linear_centered": linear,
+             "test/angle_centered_control/1": [90.0] * 3}
+        return Result(RunConfig(rule="dfa", hidden=(8,), seed=seed), h, {}, {})
+
+    runs = [run(s, [0.1, 0.8, 0.5 + s / 100], [0.1, 0.9, 0.95], [90.0, 30.0, 60.0], [90.0, 40.0, 35.0])
+            for s in range(3)]
+    ro = readout_claim(runs, [1]).iloc[0]
+    assert ro["peak"] == pytest.approx(0.8) and ro["end"] == pytest.approx(0.51) and ro["linear"] == 0.92
+    al = alignment_claim(runs, [1]).iloc[0]
+    assert al["end_gap"] == pytest.approx(25.0) and al["best_gap"] == pytest.approx(-10.0)
+    assert al["best_step"] == 10 and al["below_linear_steps"] == [10]
+    late = late_learning(runs)
+    assert late["readout"][0] == pytest.approx(0.51 - 0.8) and late["network"][0] == pytest.approx(0.05)

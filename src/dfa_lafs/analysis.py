@@ -64,3 +64,63 @@ def final_values(results: Iterable[Result], metrics: dict[str, str], layers: Ite
                 out.append({"rule": rule, "layer": i, "metric": label, "mean": mean, "low": low, "high": high,
                             "n": n})
     return pd.DataFrame(out)
+
+
+def _at(r: Result, name: str, index: int) -> float:
+    return r.history[name][index]
+
+
+def readout_claim(runs: Iterable[Result], layers: Iterable[int], split: str = "test") -> pd.DataFrame:
+    """Per layer of DFA's runs: readout accuracy through B^i at its peak and at the end, the
+    control readout at the end, and the independent linear classifier's accuracy (means, 95% CI)."""
+    dfa = [r for r in runs if r.config.rule == "dfa"]
+    rows = []
+    for i in layers:
+        name = f"{split}/readout_accuracy/{i}"
+        peak = interval(max(r.history[name]) for r in dfa)
+        end = interval(_at(r, name, -1) for r in dfa)
+        control = interval(_at(r, f"{split}/readout_accuracy_control/{i}", -1) for r in dfa)
+        linear = interval(_at(r, f"{split}/linear_accuracy", -1) for r in dfa)
+        network = interval(_at(r, f"{split}/accuracy", -1) for r in dfa)
+        rows.append({"layer": i, "peak": peak[0], "end": end[0], "end_low": end[1], "end_high": end[2],
+                     "control_end": control[0], "control_high": control[2], "linear": linear[0],
+                     "network": network[0], "n": end[3]})
+    return pd.DataFrame(rows)
+
+
+def alignment_claim(runs: Iterable[Result], layers: Iterable[int], split: str = "test") -> pd.DataFrame:
+    """Per layer of DFA's runs: the centred angle e^y vs e^i against its two baselines, the fresh
+    control readout and the independent linear classifier, at the end and at its best point.
+
+    `below_linear_steps`: the record steps at which the mean centred angle is below the linear
+    classifier's (the readout's error is closer to e^y than an unrelated classifier's is).
+    """
+    dfa = [r for r in runs if r.config.rule == "dfa"]
+    steps = dfa[0].history["step"]
+    rows = []
+    for i in layers:
+        ang = [r.history[f"{split}/angle_centered/{i}"] for r in dfa]
+        lin = [r.history[f"{split}/angle_linear_centered"] for r in dfa]
+        gap = [[a - b for a, b in zip(x, y)] for x, y in zip(ang, lin)]  # per run, per step
+        mean_gap = [sum(g[k] for g in gap) / len(gap) for k in range(len(steps))]
+        best = min(range(1, len(steps)), key=mean_gap.__getitem__)
+        end = interval(g[-1] for g in gap)
+        rows.append({"layer": i, "end_angle": interval(a[-1] for a in ang)[0],
+                     "end_control": interval(r.history[f"{split}/angle_centered_control/{i}"][-1] for r in dfa)[0],
+                     "end_linear": interval(x[-1] for x in lin)[0], "end_gap": end[0], "end_gap_low": end[1],
+                     "end_gap_high": end[2], "best_gap": mean_gap[best], "best_step": steps[best],
+                     "below_linear_steps": [s for s, g in zip(steps, mean_gap) if s > 0 and g < 0], "n": end[3]})
+    return pd.DataFrame(rows)
+
+
+def late_learning(runs: Iterable[Result], layer: int = 1, split: str = "test") -> dict:
+    """DFA's runs from the peak of readout `layer` to the end: change in that readout's accuracy
+    and in the network's accuracy (paired per run, means with 95% intervals)."""
+    dfa = [r for r in runs if r.config.rule == "dfa"]
+    d_readout, d_network = [], []
+    for r in dfa:
+        acc = r.history[f"{split}/readout_accuracy/{layer}"]
+        peak = max(range(len(acc)), key=acc.__getitem__)
+        d_readout.append(acc[-1] - acc[peak])
+        d_network.append(r.history[f"{split}/accuracy"][-1] - r.history[f"{split}/accuracy"][peak])
+    return {"readout": interval(d_readout), "network": interval(d_network), "n": len(dfa)}
