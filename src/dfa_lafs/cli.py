@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(handler=_train)
 
     fig = sub.add_parser("figure1", parents=[common], help="regenerate Figure 1: DFA and LAFS at the paper config")
-    add_config_flags(fig, RunConfig(), exclude=("rule",))
+    add_config_flags(fig, experiments.figure1_configs()["dfa"], exclude=("rule",))
     fig.add_argument("--out-dir", type=Path, default=None,
                      help=f"(default: {experiments.FIGURE1_DIR}, which takes only the paper config)")
     fig.add_argument("--force", action="store_true", help="re-run even if stored results are fresh")

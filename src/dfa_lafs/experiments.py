@@ -20,11 +20,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RESULTS = Path(os.environ.get("DFA_LAFS_RESULTS", REPO_ROOT / "results"))  # stored results
 FIGURE1_DIR = RESULTS / "figure1"
 FIGURE1_RULES = ("dfa", "lafs")
+# What Figure 1's runs record beyond the paper's plot: the DFA-vs-LAFS noise study at 5 steps.
+FIGURE1_RECORDING = {"noise_points": 5}
 
 
 def figure1_configs(**changes) -> dict[str, RunConfig]:
-    """DFA and LAFS at the paper's setting (same seed: same W init and same B^i)."""
-    return {rule: paper_config(rule, **changes) for rule in FIGURE1_RULES}
+    """DFA and LAFS at the paper's setting (same seed: same W init and same B^i).
+
+    Seed 0 of the five-seed sweep `sweeps/figure1.yaml` has exactly these configs.
+    """
+    return {rule: paper_config(rule, **{**FIGURE1_RECORDING, **changes}) for rule in FIGURE1_RULES}
 
 
 def run_or_load(config: RunConfig, path: Path, force: bool = False, progress: bool = True) -> Result:
@@ -59,7 +64,7 @@ def _protect_stored_figure1(out_dir: Path, configs: dict[str, RunConfig]) -> Non
     if out_dir.resolve() != FIGURE1_DIR.resolve():
         return
     changed = sorted({name for rule, cfg in configs.items() for name in field_names()
-                      if name not in _PLACE_FIELDS and getattr(cfg, name) != getattr(paper_config(rule), name)})
+                      if name not in _PLACE_FIELDS and getattr(cfg, name) != getattr(figure1_configs()[rule], name)})
     if changed:
         raise ValueError(f"{', '.join(changed)} differ(s) from the paper config, and {out_dir} holds the stored "
                          f"paper-scale results the book reads: write elsewhere with --out-dir (out_dir=)")
@@ -72,6 +77,13 @@ def load_figure1(out_dir: Path = FIGURE1_DIR, **changes) -> dict[str, Result]:
 
 
 SWEEPS_DIR = REPO_ROOT / "sweeps"  # full grid files; sweeps/ci/ holds the CPU-sized ones
+
+
+def load_stored_sweep(name: str) -> dict[str, Result]:
+    """The stored results of `sweeps/NAME.yaml`, checked against that grid file and the code."""
+    from .aggregate import load_sweep
+
+    return load_sweep(RESULTS / "sweeps" / name, grid=SWEEPS_DIR / f"{name}.yaml")
 
 
 def regenerate_all(data_root: str | None = None, workers: int | None = None, progress: bool = True) -> int:
