@@ -116,11 +116,14 @@ def ensure_files(dataset: str, root: str | os.PathLike | None = None) -> dict[st
     if dataset not in KNOWN_FILES:
         raise DataError(f"unknown dataset {dataset!r}; use one of {sorted(KNOWN_FILES)}")
     raw = raw_folder(dataset, root)
-    paths = {name: _find(dataset, name, raw) for name in KNOWN_FILES[dataset]}
-    missing = [name for name, path in paths.items() if path is None]
-    if missing:
-        _download(dataset, raw, missing)
+    try:
         paths = {name: _find(dataset, name, raw) for name in KNOWN_FILES[dataset]}
+        missing = [name for name, path in paths.items() if path is None]
+        if missing:
+            _download(dataset, raw, missing)
+            paths = {name: _find(dataset, name, raw) for name in KNOWN_FILES[dataset]}
+    except OSError as err:  # e.g. a folder on the way that cannot be searched
+        raise DataError(f"{err.filename or raw} cannot be read ({err.strerror or err})") from None
     return paths
 
 
