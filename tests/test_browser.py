@@ -30,7 +30,7 @@ BOOK = REPO / "book"
 SITE = BOOK / "_build" / "html"
 ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS", BOOK / "_build" / "browser-check"))
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-SCREENSHOTS = {"01_introduction", "02_dfa", "06_figure1", "12_explorer"}
+SCREENSHOTS = {"01_introduction", "02_dfa", "06_figure1", "13_explorer"}
 
 
 def chapters() -> list[str]:
