@@ -112,7 +112,9 @@ def _serve_checkout(where: Path) -> Path:
     """A bare repository whose main is this checkout's HEAD plus uncommitted changes to tracked files."""
     bare = where / "served.git"
     subprocess.run(["git", "clone", "-q", "--bare", "--no-local", REPO, bare], check=True)
-    commit = subprocess.run(["git", "-C", REPO, "stash", "create"], capture_output=True, text=True).stdout.strip()
+    identity = ["-c", "user.name=colab-sim", "-c", "user.email=colab-sim@localhost"]  # stash create commits
+    commit = subprocess.run(["git", "-C", REPO, *identity, "stash", "create"], capture_output=True, text=True,
+                            check=True).stdout.strip()
     commit = commit or subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     subprocess.run(["git", "-C", REPO, "push", "-q", "-f", str(bare), f"{commit}:refs/heads/main"], check=True)
     subprocess.run(["git", "-C", bare, "symbolic-ref", "HEAD", "refs/heads/main"], check=True)
