@@ -102,7 +102,7 @@ def summary():
     (ARTIFACTS / "summary.json").write_text(json.dumps(found, indent=1))
 
 
-@pytest.mark.parametrize("chapter", chapters())
+@pytest.mark.parametrize("chapter", chapters() + ["index", "genindex", "search"])
 def test_page_reads_offline(chapter, server, browser, summary):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems = []
