@@ -15,6 +15,14 @@ def test_glue_without_myst_nb_prints_the_value_by_name(monkeypatch, capsys):
     assert capsys.readouterr().out == "init_loss = 2.3026\n"
 
 
+def test_glue_without_myst_nb_displays_a_displayed_value(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    book.glue("fig", "a figure", display=True)
+    assert shown == ["a figure"] and capsys.readouterr().out == ""
+
+
 def test_glue_with_myst_nb_hands_over(monkeypatch, capsys):
     calls = []
     fake = types.ModuleType("myst_nb")

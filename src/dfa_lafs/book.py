@@ -51,13 +51,19 @@ if "google.colab" in sys.modules:
 def glue(name: str, value, display: bool = True) -> None:
     """myst-nb's `glue` when Jupyter Book is installed; elsewhere (Colab) show the value.
 
-    The prose refers to glued values by name ({glue:text}`name`), which Colab shows verbatim,
-    so without myst-nb the value is printed with its name whether or not `display` is set.
+    Without myst-nb a value glued with display=True is displayed as myst-nb would; one glued
+    for the prose only (display=False) is printed with its name, since the prose refers to it
+    by that name ({glue:text}`name`, which Colab shows verbatim).
     """
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        print(f"{name} = {value}")
+        if display:
+            from IPython.display import display as show
+
+            show(value)
+        else:
+            print(f"{name} = {value}")
         return
     myst_glue(name, value, display=display)
 
