@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,8 +220,10 @@ def _run_on_dask(points: list[Point], threads: int, workers: int, scheduler: str
     if scheduler is None:
         # Processes, not threads: each point is a papermill kernel plus torch; one thread per
         # worker so `workers` points use `workers` cores.
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        with warnings.catch_warnings():  # another cluster on this machine holds port 8787: any port will do
+            warnings.filterwarnings("ignore", message="Port .* is already in use")
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
     try:
         with Client(scheduler if scheduler is not None else cluster) as client:
             futures = {client.submit(execute_point, p.id, p.config.to_dict(), threads, pure=False): p
