@@ -124,6 +124,14 @@ def test_interrupt_is_one_line_and_traceback_is_behind_a_flag(tmp_path, data_roo
     assert main(args) == 130
     assert capsys.readouterr().err.strip() == ("interrupted: nothing was saved "
                                                "(--checkpoint FILE makes a run resumable)")
+
+    def interrupted_at_a_step(*args, **kwargs):
+        raise KeyboardInterrupt("interrupted at step 3")
+
+    monkeypatch.setattr(train, "run", interrupted_at_a_step)
+    assert main(args) == 130
+    assert capsys.readouterr().err.strip() == ("interrupted at step 3: nothing was saved "
+                                               "(--checkpoint FILE makes a run resumable)")
     monkeypatch.setattr(train, "run", lambda *a, **k: {}["a bug"])
     assert main(args) == 2
     assert one_line_error(capsys) == "error: KeyError: 'a bug' (rerun with --traceback for details)"

@@ -218,8 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as err:
         if show_traceback:
             raise
+        line = str(err).strip() or "interrupted"  # train's says at which step, and whether it checkpointed
         hint = getattr(args, "on_interrupt", "nothing was saved")
-        print(str(err) or f"interrupted: {hint() if callable(hint) else hint}", file=sys.stderr)
+        print(line if "resume" in line else f"{line}: {hint() if callable(hint) else hint}", file=sys.stderr)
         return 130
     except Exception as err:
         if show_traceback:
