@@ -114,3 +114,27 @@ def test_claim_tables_on_hand_made_histories():
     assert al["best_step"] == 10 and al["below_linear_steps"] == [10]
     late = late_learning(runs)
     assert late["readout"][0] == pytest.approx(0.51 - 0.8) and late["network"][0] == pytest.approx(0.05)
+
+
+def test_after_peak_pairs_each_run_with_its_own_peak_and_interval_text():
+    from dfa_lafs.analysis import after_peak, interval_text
+    from dfa_lafs.config import RunConfig
+    from dfa_lafs.results import Result
+
+    def run(seed, readout, margin):
+        h = {"step": [0, 10, 100, 1000], "train/readout_accuracy/1": readout, "train/readout_margin/1": margin}
+        return Result(RunConfig(rule="dfa", hidden=(8,), seed=seed), h, {}, {})
+
+    runs = [run(0, [0.1, 0.9, 0.5, 0.4], [0.0, 1.0, 0.5, 0.2]),  # peak at step 10
+            run(1, [0.1, 0.5, 0.8, 0.6], [0.0, 0.3, 2.0, 1.0]),  # peak at step 100
+            run(2, [0.1, 0.5, 0.8, 0.7], [0.0, 0.3, 1.5, 1.1])]  # peak at step 100
+    table = after_peak(runs, {"readout": "{split}/readout_accuracy/{i}", "margin": "{split}/readout_margin/{i}"},
+                       [1]).set_index("metric")
+    assert table.loc["margin", "at_peak"] == pytest.approx(1.5)
+    assert table.loc["margin", "end"] == pytest.approx(0.77, abs=0.01)
+    assert table.loc["margin", "change"] == pytest.approx(np.mean([-0.8, -1.0, -0.4]))
+    assert table.loc["readout", "peak_step"] == 100 and table.loc["readout", "n"] == 3
+    mean, low, high, _ = interval([-0.8, -1.0, -0.4])
+    assert (table.loc["margin", "change_low"], table.loc["margin", "change_high"]) == pytest.approx((low, high))
+    assert interval_text([1.0, 2.0, 3.0], digits=1) == "2.0 [-0.5, 4.5]"
+    assert interval_text([0.5, 0.5], digits=0, scale=100) == "50 [50, 50]"

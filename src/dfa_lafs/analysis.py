@@ -124,3 +124,36 @@ def late_learning(runs: Iterable[Result], layer: int = 1, split: str = "test") -
         d_readout.append(acc[-1] - acc[peak])
         d_network.append(r.history[f"{split}/accuracy"][-1] - r.history[f"{split}/accuracy"][peak])
     return {"readout": interval(d_readout), "network": interval(d_network), "n": len(dfa)}
+
+
+def interval_text(values: Iterable[float], digits: int = 2, scale: float = 1.0) -> str:
+    """'mean [low, high]': the mean over seeds with its 95% Student-t interval, for prose."""
+    mean, low, high, _ = interval(values)
+    return f"{scale * mean:.{digits}f} [{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
+
+
+def after_peak(runs: Iterable[Result], metrics: dict[str, str], layers: Iterable[int], split: str = "train",
+               peak: str = "{split}/readout_accuracy/{i}") -> pd.DataFrame:
+    """Per (rule, layer, metric): the value at the step where each run's `peak` metric is highest,
+    the value at the end, and the change between them, paired per run (mean, 95% interval).
+
+    metrics: column label -> history name with `{split}` and `{i}`, e.g. "{split}/readout_margin/{i}".
+    `peak_step`: the middle one of the runs' peak steps (the median for an odd number of runs).
+    """
+    runs = list(runs)
+    out = []
+    for rule in sorted({r.config.rule for r in runs}):
+        group = [r for r in runs if r.config.rule == rule]
+        for i in layers:
+            where = [max(range(len(h)), key=h.__getitem__)
+                     for h in (r.history[peak.format(split=split, i=i)] for r in group)]
+            steps = sorted(r.history["step"][k] for r, k in zip(group, where))
+            for label, pattern in metrics.items():
+                name = pattern.format(split=split, i=i)
+                at = [r.history[name][k] for r, k in zip(group, where)]
+                end = [r.history[name][-1] for r in group]
+                mean, low, high, n = interval(e - a for e, a in zip(end, at))
+                out.append({"rule": rule, "layer": i, "metric": label, "peak_step": steps[len(steps) // 2],
+                            "at_peak": sum(at) / len(at), "end": sum(end) / len(end), "change": mean,
+                            "change_low": low, "change_high": high, "n": n})
+    return pd.DataFrame(out)

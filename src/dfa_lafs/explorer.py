@@ -1,8 +1,9 @@
 """Two views of the sweeps: one that needs no kernel (plotly, for the static book) and one
 with ipywidgets for Jupyter and Colab, which can also train a small network live.
 
-Both show the same thing: for a chosen swept setting, rule and hidden layer, the angle
-between e^y and e^i and the readout accuracy through B^i over training, one line per value.
+Both show the same thing: for a chosen sweep, rule and hidden layer, the angle between e^y and
+e^i (raw and centred) and the readout accuracy through B^i over training, one line per run,
+labelled by the settings the sweep varies (seed, depth, learning rate, ...).
 """
 
 from __future__ import annotations
@@ -17,40 +18,87 @@ METRICS = {"angle": "angle e^y vs e^i (deg)", "angle_centered": "centred angle (
            "readout_accuracy": "readout accuracy through B^i"}
 
 
-def _curves(results: Mapping[str, Result], setting: str, rule: str, layer: int, metric: str):
-    """(value of the swept setting, steps, values) for the runs of `rule`, sorted by value."""
+def stored_sweeps() -> tuple[dict[str, dict[str, Result]], dict[str, str]]:
+    """Every grid `sweeps/*.yaml` whose stored results load (complete and made by this code), by
+    name, and for every other grid a short status: "not yet run" (no point has a result file),
+    "incomplete" (some have) or "stale or invalid" (every file is there but refused, or the grid
+    cannot be read; the reason follows)."""
+    from .experiments import RESULTS, SWEEPS_DIR, load_stored_sweep
+    from .results import ResultError
+    from .sweep.grid import GridError, load_grid
+
+    loaded, missing = {}, {}
+    for path in sorted(SWEEPS_DIR.glob("*.yaml")):
+        try:
+            loaded[path.stem] = load_stored_sweep(path.stem)
+        except ResultError as err:
+            folder = RESULTS / "sweeps" / path.stem
+            try:
+                points = load_grid(path).points
+                stored = sum((folder / f"{p.id}.json").is_file() for p in points)
+            except GridError:
+                points, stored = (), 0  # an unreadable grid: report it with its reason
+            missing[path.stem] = ("not yet run" if points and not stored else
+                                  "incomplete" if points and stored < len(points) else f"stale or invalid: {err}")
+    return loaded, missing
+
+
+def _label(result: Result, fields: list[str]) -> str:
+    """'seed=1' or 'hidden=2x100, lr=0.1': the run's values of the fields its sweep varies."""
+    from .plots import architecture
+
+    values = {name: getattr(result.config, name) for name in fields}
+    return ", ".join(f"{name}={architecture(v) if name == 'hidden' else v}" for name, v in values.items()) or "run"
+
+
+def _curves(results: Mapping[str, Result], rule: str, layer: int, metric: str):
+    """(label, steps, values) for the runs of `rule` that have hidden layer `layer`, one per run,
+    labelled by the fields the sweep varies other than the rule."""
+    from .aggregate import varying_fields
+
+    fields = [name for name in varying_fields(r.config for r in results.values()) if name != "rule"]
     runs = [r for r in results.values() if r.config.rule == rule and f"train/{metric}/{layer}" in r.history]
-    runs.sort(key=lambda r: getattr(r.config, setting))
-    return [(getattr(r.config, setting), r.history["step"], r.series(metric, layer)) for r in runs]
+    runs.sort(key=lambda r: [repr(getattr(r.config, name)) if name != "hidden" else len(r.config.hidden)
+                             for name in fields])
+    return [(_label(r, fields), r.history["step"], r.series(metric, layer)) for r in runs]
 
 
-def static_explorer(sweeps: Mapping[str, Mapping[str, Result]], layers: tuple[int, ...] = (1, 2, 3)):
-    """A plotly figure with a menu over (swept setting, rule, layer); works in a static page.
+def _views(sweeps: Mapping[str, Mapping[str, Result]]):
+    """(sweep, rule, layer) for every menu entry that has at least one curve."""
+    for name, results in sweeps.items():
+        depth = max(len(r.config.hidden) for r in results.values())
+        for rule in sorted({r.config.rule for r in results.values()}):
+            for layer in range(1, depth + 1):
+                if _curves(results, rule, layer, "angle"):
+                    yield name, rule, layer
 
-    sweeps: setting name (a RunConfig field) -> that sweep's results by point id.
+
+def static_explorer(sweeps: Mapping[str, Mapping[str, Result]]):
+    """A plotly figure with a menu over (sweep, rule, hidden layer); works in a static page.
+
+    sweeps: sweep name -> its results by point id (`stored_sweeps()[0]`). Each view draws the raw
+    angle e^y vs e^i, the centred angle and the readout accuracy, one line per run.
     """
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(METRICS["angle"], METRICS["readout_accuracy"]))
+    fig = make_subplots(rows=1, cols=len(METRICS), subplot_titles=list(METRICS.values()))
     buttons, n_traces = [], 0
-    for setting, results in sweeps.items():
-        for rule in sorted({r.config.rule for r in results.values()}):
-            for layer in layers:
-                first = n_traces
-                for col, metric in ((1, "angle"), (2, "readout_accuracy")):
-                    for value, steps, ys in _curves(results, setting, rule, layer, metric):
-                        fig.add_trace(go.Scatter(x=[s + 1 for s in steps], y=ys, mode="lines",
-                                                 name=f"{setting}={value}", legendgroup=str(value),
-                                                 showlegend=col == 1, visible=not buttons), row=1, col=col)
-                        n_traces += 1
-                buttons.append((f"{setting} | {rule.upper()} | layer {layer}", first, n_traces))
+    for name, rule, layer in _views(sweeps):
+        first = n_traces
+        for col, metric in enumerate(METRICS, start=1):
+            for label, steps, ys in _curves(sweeps[name], rule, layer, metric):
+                fig.add_trace(go.Scatter(x=[s + 1 for s in steps], y=ys, mode="lines", name=label,
+                                         legendgroup=label, showlegend=col == 1, visible=not buttons),
+                              row=1, col=col)
+                n_traces += 1
+        buttons.append((f"{name} | {rule.upper()} | layer {layer}", first, n_traces))
     fig.update_layout(
         updatemenus=[{"buttons": [{"label": label, "method": "update",
                                    "args": [{"visible": [lo <= t < hi for t in range(n_traces)]}]}
                                   for label, lo, hi in buttons],
                       "x": 0.0, "xanchor": "left", "y": 1.25, "yanchor": "top"}],
-        height=430, margin={"t": 110}, legend={"title": "swept value"})
+        height=430, margin={"t": 110}, legend={"title": "run"})
     fig.update_xaxes(type="log", title_text="training step + 1 (log scale)")
     return fig
 
@@ -60,30 +108,39 @@ def widget_explorer(sweeps: Mapping[str, Mapping[str, Result]], data_root: str |
     import ipywidgets as widgets
     from IPython.display import clear_output
 
-    setting = widgets.Dropdown(options=list(sweeps), description="setting")
-    rule = widgets.Dropdown(options=["dfa", "lafs"], description="rule")
-    layer = widgets.Dropdown(options=[1, 2, 3], description="layer")
+    views = list(_views(sweeps))
+    sweep = widgets.Dropdown(options=list(sweeps), description="sweep")
+    rule = widgets.Dropdown(description="rule")
+    layer = widgets.Dropdown(description="layer")
     metric = widgets.Dropdown(options=list(METRICS), description="metric")
     out = widgets.Output()
+
+    def choices(*_):
+        rule.options = sorted({r for s, r, _ in views if s == sweep.value})
+        layer.options = sorted({i for s, r, i in views if s == sweep.value and r == rule.value})
 
     def draw(*_):
         with out:
             clear_output(wait=True)
+            if layer.value is None:
+                print("no stored sweep to show yet")
+                return
             fig, ax = plt.subplots(figsize=(7, 3.5))
-            for value, steps, ys in _curves(sweeps[setting.value], setting.value, rule.value, layer.value,
-                                            metric.value):
-                ax.plot(steps, ys, label=f"{setting.value}={value}")
+            for label, steps, ys in _curves(sweeps[sweep.value], rule.value, layer.value, metric.value):
+                ax.plot(steps, ys, label=label)
             ax.set_xscale("symlog", linthresh=1)
             ax.set_xlabel("training step")
             ax.set_ylabel(METRICS[metric.value])
             ax.legend(fontsize=8)
             plt.show()
 
-    for w in (setting, rule, layer, metric):
+    sweep.observe(choices, names="value")
+    rule.observe(choices, names="value")
+    choices()
+    for w in (sweep, rule, layer, metric):
         w.observe(draw, names="value")
     draw()
-    return widgets.VBox([widgets.HBox([setting, rule, layer, metric]), out,
-                         live_trainer(data_root)])
+    return widgets.VBox([widgets.HBox([sweep, rule, layer, metric]), out, live_trainer(data_root)])
 
 
 def live_trainer(data_root: str | None = None):

@@ -10,6 +10,8 @@ from .results import Result
 
 LAYER_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 RULE_STYLES = {"dfa": "-", "lafs": "--", "bp": ":", "fa": "-."}
+# Where colour marks the rule instead of the layer (e.g. updates vs the gradient): one colour per rule.
+RULE_COLORS = {"dfa": "crimson", "lafs": "teal", "bp": "black", "fa": "goldenrod"}
 
 
 def hidden_layers(result: Result) -> range:
@@ -196,4 +198,99 @@ def noise_panels(summary, rule: str = "dfa") -> plt.Figure:
     axes[0][0].set_ylabel("angle DFA update vs LAFS update (deg)")
     axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle(f"Measured at the weights of {rule.upper()} training runs")
+    return fig
+
+
+def _layer_color(i: int) -> str:
+    return LAYER_COLORS[(i - 1) % len(LAYER_COLORS)]
+
+
+def band_panels(results: list[Result], panels: dict[str, str], layers: tuple[int, ...] = (1, 2, 3),
+                split: str = "train", ncols: int = 2) -> plt.Figure:
+    """One panel per metric, with the mean over seeds and its 95% band per (rule, hidden layer).
+
+    panels: y label -> history name with `{split}` and `{i}` (the layer), e.g.
+    "{split}/readout_margin/{i}" or "probe/weight_norm/{i}". Colour is the layer, line style
+    the rule, as in Figure 1. Panels fill rows of `ncols`.
+    """
+    from .aggregate import bands_by
+
+    ncols = min(ncols, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.5 * ncols, 4 * nrows), constrained_layout=True,
+                             squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax, (ylabel, pattern) in zip(axes.flat, panels.items()):
+        for i in layers:
+            for (rule,), band in bands_by(results, pattern.format(split=split, i=i)).items():
+                band_plot(ax, band, f"{rule.upper()} layer {i}", _layer_color(i), RULE_STYLES[rule])
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel("training step (log scale; 0 = initialization)")
+        ax.grid(alpha=0.3)
+    axes.flat[len(panels) - 1].legend(fontsize=7, ncol=2)
+    return fig
+
+
+def figure1_bands(results: list[Result], split: str = "train", layers: tuple[int, ...] = (1, 2, 3)) -> plt.Figure:
+    """Figure 1 over seeds: the angle e^y vs e^i and the readout accuracy through B^i, mean and
+    95% band per (rule, layer); colour is the layer, line style the rule."""
+    return band_panels(results, {r"angle between $e^y$ and $e^i$ (degrees)": "{split}/angle/{i}",
+                                 r"readout accuracy through $B^i$": "{split}/readout_accuracy/{i}"}, layers, split)
+
+
+def baseline_grid(results: list[Result], lines: list[tuple[str, str, str | None, str]],
+                  layers: tuple[int, ...] = (1, 2, 3), split: str = "train",
+                  ylabel: str = "angle to $e^y$ (degrees)") -> plt.Figure:
+    """Rows: rules; columns: hidden layers; in each panel, one band over seeds per line.
+
+    lines: (label, history name, colour, line style). The name may hold `{split}` and `{i}`; one
+    without `{i}` (the linear classifier's angle, a property of the split) is drawn in every
+    column. Colour None means the layer's colour.
+    """
+    from .aggregate import bands_by
+
+    rules = sorted({r.config.rule for r in results})
+    fig, axes = plt.subplots(len(rules), len(layers), figsize=(4.6 * len(layers), 3.4 * len(rules)),
+                             sharex=True, sharey=True, constrained_layout=True, squeeze=False)
+    for row, rule in zip(axes, rules):
+        runs = [r for r in results if r.config.rule == rule]
+        for ax, i in zip(row, layers):
+            for label, pattern, color, style in lines:
+                (band,) = bands_by(runs, pattern.format(split=split, i=i)).values()
+                band_plot(ax, band, label, color or _layer_color(i), style)
+            ax.set_title(f"{rule.upper()}, hidden layer {i}", fontsize=10)
+            ax.grid(alpha=0.3)
+        row[0].set_ylabel(ylabel)
+    for ax in axes[-1]:
+        ax.set_xlabel("training step (log scale)")
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return fig
+
+
+def update_alignment_bands(results: list[Result], layers: tuple[int, ...] = (1, 2, 3)) -> plt.Figure:
+    """Per hidden layer: the angle between DFA's or LAFS's update of W^i and the backprop gradient.
+
+    Mean and 95% band over seeds. Colour is the rule whose update is measured (RULE_COLORS); solid
+    lines are measured at that rule's own weights (`probe/update_angle/{i}`), dashed lines at the
+    other rule's weights (`probe/{rule}_update_angle/{i}` of the other rule's runs).
+    """
+    from .aggregate import mean_band
+
+    rules = [rule for rule in ("dfa", "lafs") if any(r.config.rule == rule for r in results)]
+    fig, axes = plt.subplots(1, len(layers), figsize=(4.6 * len(layers), 3.8), sharey=True,
+                             constrained_layout=True, squeeze=False)
+    for ax, i in zip(axes[0], layers):
+        for weights in rules:
+            runs = [r for r in results if r.config.rule == weights]
+            for update in rules:
+                name = f"probe/update_angle/{i}" if update == weights else f"probe/{update}_update_angle/{i}"
+                band_plot(ax, mean_band(runs, name), f"{update.upper()} update at {weights.upper()}'s weights",
+                          RULE_COLORS[update], "-" if update == weights else "--")
+        ax.axhline(90, color="grey", lw=0.8)
+        ax.set_title(f"update of $W^{i}$")
+        ax.set_xlabel("training step (log scale)")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("angle to the backprop gradient (degrees)")
+    axes[0][-1].legend(fontsize=7, loc="lower left")
     return fig
