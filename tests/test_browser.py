@@ -59,6 +59,7 @@ INSPECT = """async () => {
     text: copy.innerText,
     figures: figures.length,
     scrolling: [...document.querySelectorAll('div.cell pre')].filter(p => p.scrollWidth > p.clientWidth + 1).length,
+    rendered: figures.filter(f => f._fullLayout && f.querySelector('.main-svg')).length,
     drawn: figures.filter(f => f._fullLayout && f.querySelectorAll('.scatterlayer .trace, .barlayer .trace').length > 0).length,
   };
 }"""
@@ -106,7 +107,7 @@ def summary():
 def test_page_reads_offline(chapter, server, browser, summary):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems = []
-    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text} ({m.location.get('url')})"))
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"failed: {r.url} ({r.failure})"))
     page.on("response", lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"))
@@ -133,7 +134,8 @@ def test_page_reads_offline(chapter, server, browser, summary):
     assert seen["mathjax_errors"] == 0, f"{seen['mathjax_errors']} MathJax errors"
     assert not leftover, f"raw TeX left in the page: {leftover}"
     assert seen["scrolling"] == 0, f"{seen['scrolling']} code or output blocks scroll sideways"
-    assert seen["drawn"] == seen["figures"], f"{seen['figures'] - seen['drawn']} of {seen['figures']} plotly figures not drawn"
+    assert seen["rendered"] == seen["figures"], f"{seen['figures'] - seen['rendered']} of {seen['figures']} plotly figures not rendered"
+    assert seen["drawn"] == seen["figures"], f"{seen['figures'] - seen['drawn']} of {seen['figures']} plotly figures have no data"
 
 
 def test_colab_launch_buttons_open_the_configured_repository():
