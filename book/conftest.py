@@ -8,5 +8,6 @@ skip an output type (`skip_compare` in a conftest.py).
 
 
 def pytest_collectstart(collector):
-    if collector.fspath and collector.fspath.ext == ".ipynb":
+    path = getattr(collector, "path", None)
+    if path is not None and path.suffix == ".ipynb":
         collector.skip_compare += ("stderr",)
