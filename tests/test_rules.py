@@ -102,9 +102,14 @@ def test_fa_with_random_feedback_differs_from_bp():
 
 @pytest.mark.parametrize("rule", ["fa", "dfa", "lafs"])
 def test_no_hidden_layer_every_rule_is_bp(rule):
-    net, x, y = make((), "tanh", rule)
+    """The rules differ only in how hidden layers learn: on a network without one (built as
+    rule='bp', the only config allowed without hidden layers) their updates coincide."""
+    net, x, y = make((), "tanh", "bp")
     for g, w in zip(gradients(rule, net, x, y)[0], gradients("bp", net, x, y)[0]):
         torch.testing.assert_close(g, w)
+    if rule != "bp":
+        with pytest.raises(ValueError, match="needs at least one hidden layer"):
+            make((), "tanh", rule)
 
 
 def test_dfa_and_lafs_differ_only_in_the_error_vector(monkeypatch):
