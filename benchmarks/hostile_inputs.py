@@ -620,6 +620,7 @@ def main_battery() -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hostile_") as tmp:
         tmp = Path(tmp)
+        os.environ["DFA_LAFS_CACHE"] = str(tmp / "cache")  # no decompressed file from an earlier run helps
         for part in (bad_flags, unwritable, corrupt_checkpoints, corrupt_results, corrupt_data, sweep_folders,
                      tampered, signals, two_writers):
             folder = tmp / part.__name__
