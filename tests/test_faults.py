@@ -225,6 +225,16 @@ def test_garbage_checkpoints_are_one_line(tmp_path, data_root, content, capsys):
     assert f"checkpoint {ckpt}" in resume_cli(data_root, ckpt, tmp_path, capsys)
 
 
+def test_a_checkpoint_missing_keys_or_a_folder_is_one_line(tmp_path, data_root, checkpoint, capsys):
+    body = torch.load(checkpoint[1], weights_only=True)
+    ckpt = tmp_path / "partial.ckpt"
+    torch.save({k: v for k, v in body.items() if k != "state"}, ckpt)
+    assert f"checkpoint {ckpt} is not a dfa_lafs checkpoint" in resume_cli(data_root, ckpt, tmp_path, capsys)
+    folder = tmp_path / "folder.ckpt"
+    folder.mkdir()
+    assert f"checkpoint {folder} is a folder" in resume_cli(data_root, folder, tmp_path, capsys)
+
+
 # --- unwritable outputs -------------------------------------------------------------------------------
 
 def test_unwritable_outputs_and_unreadable_data_fail_before_training_in_one_line(tmp_path, data_root):
