@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -78,10 +79,11 @@ def load(path: str | os.PathLike, config: RunConfig, net, opt) -> dict:
     if path.is_dir():
         raise CheckpointError(f"checkpoint {path} is a folder, not a checkpoint file; {hint}")
     try:
-        body = torch.load(path, map_location=net.W[0].device, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols before failing
+            warnings.simplefilter("ignore")
+            body = torch.load(path, map_location=net.W[0].device, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file is the same user-facing problem
-        reason = str(err).strip().splitlines()[0][:120] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"checkpoint {path} cannot be read ({reason}); {hint}") from None
+        raise CheckpointError(f"checkpoint {path} cannot be read ({_reason(err)}); {hint}") from None
     if not isinstance(body, dict) or any(k not in body for k in _KEYS) or body["format"] != FORMAT:
         raise CheckpointError(f"checkpoint {path} is not a dfa_lafs checkpoint of format {FORMAT}; {hint}")
     stored = body.pop("sha256")
@@ -95,6 +97,16 @@ def load(path: str | os.PathLike, config: RunConfig, net, opt) -> dict:
         dst.copy_(src)
     opt.load_state(body["opt"])
     return body["state"]
+
+
+def _reason(err: Exception) -> str:
+    """Why torch.load failed, in words a user can act on."""
+    text = str(err)
+    if "Weights only load failed" in text or "Unsupported global" in text:
+        return "it holds Python objects, not only tensors and numbers; they were not loaded, so none of its code ran"
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return f"not a file written by torch.save: {type(err).__name__}"
 
 
 def remove(path: str | os.PathLike | None) -> None:
