@@ -180,3 +180,14 @@ def test_code_hash_covers_only_the_named_parts_of_a_module():
     assert normalized_code(source, ("load",)) != normalized_code(other_load, ("load",))
     with pytest.raises(ValueError, match="update HASHED_PARTS"):
         normalized_code(source, ("renamed",))
+
+
+def test_provenance_records_the_lock_file(tmp_path):
+    import hashlib
+
+    from dfa_lafs.results import lock_hash
+
+    lock = tmp_path / "requirements.lock"
+    lock.write_text("torch==2.14.1\n")
+    assert lock_hash(lock) == hashlib.sha256(b"torch==2.14.1\n").hexdigest()[:16]
+    assert lock_hash(tmp_path / "missing.lock") is None

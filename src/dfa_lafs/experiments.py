@@ -76,6 +76,21 @@ def load_figure1(out_dir: Path = FIGURE1_DIR, **changes) -> dict[str, Result]:
             for rule, cfg in figure1_configs(**changes).items()}
 
 
+ERRATA_DIR = RESULTS / "errata"
+
+
+def errata_configs() -> dict[str, RunConfig]:
+    """The errata chapter's two one-epoch LAFS runs: the default scale of B^i and one 15 times larger."""
+    return {name: RunConfig(rule="lafs", epochs=1, feedback_scale=scale, record_points=5)
+            for name, scale in (("default_b", 1.0), ("large_b", 15.0))}
+
+
+def errata_runs(rerun: bool = False, progress: bool = True, **changes) -> dict[str, Result]:
+    """The stored errata runs (refused if stale); rerun=True trains them again (minutes on a CPU)."""
+    return {name: run_or_load(cfg.replace(**changes), ERRATA_DIR / f"{name}.json", force=rerun, progress=progress)
+            for name, cfg in errata_configs().items()}
+
+
 SWEEPS_DIR = REPO_ROOT / "sweeps"  # full grid files; sweeps/ci/ holds the CPU-sized ones
 
 
@@ -98,6 +113,7 @@ def regenerate_all(data_root: str | None = None, workers: int | None = None, pro
     grids = [load_grid(grid_file) for grid_file in sorted(SWEEPS_DIR.glob("*.yaml"))]
     changes = {"data_root": data_root} if data_root else {}
     make_figure1(progress=progress, **changes)
+    errata_runs(progress=progress, **changes)
     failed = 0
     for grid in grids:
         report = run_sweep(grid, RESULTS / "sweeps" / grid.name, workers=workers, data_root=data_root,

@@ -137,7 +137,15 @@ def provenance(device: torch.device) -> dict:
         "device_name": name,
         "threads": torch.get_num_threads(),
         "code_hash": code_hash(),
+        "lock_sha256": lock_hash(),
     }
+
+
+def lock_hash(lock: Path | None = None) -> str | None:
+    """sha256 (first 16 hex digits) of requirements.lock, the exact versions CI installs; None
+    where the package is installed without the repository around it."""
+    lock = lock or Path(__file__).resolve().parents[2] / "requirements.lock"
+    return hashlib.sha256(lock.read_bytes()).hexdigest()[:16] if lock.is_file() else None
 
 
 @dataclass
