@@ -90,7 +90,7 @@ def test_seed_grid_reruns_each_rows_chosen_lr_with_its_extra_seeds():
     spec = yaml.safe_load(seed_grid_yaml(search, {"val_size": 100}, "depth", extra_seeds))
     assert spec["name"] == "depth" and spec["base"] == {"val_size": 100}
     assert [(p["rule"], tuple(p["hidden"]), p["lr"], p["seed"]) for p in spec["points"]] == [
-        ("fa", (8, 8), 0.3, 1), ("fa", (8, 8), 0.3, 2)] + [("bp", (), 0.1, s) for s in (1, 2)]
+        ("fa", (8, 8), 0.3, 1), ("fa", (8, 8), 0.3, 2)] + [("bp", (), 0.1, s) for s in (1, 2, 3, 4)]
 
 
 def test_claim_tables_on_hand_made_histories():

@@ -121,9 +121,7 @@ def seed_grid_yaml(search: Mapping[str, Result], base: dict, name: str, seeds_fo
 
 
 def extra_seeds(rule: str, depth: int) -> tuple[int, ...]:
-    """Seeds run beyond the search's seed 0: three seeds in all for every row.
-
-    The rows a verdict rests on (DFA and LAFS at every depth, the linear model, backprop with
-    one hidden layer) are to get five (seeds 3 and 4) in a later round of runs.
-    """
-    return (1, 2)
+    """Seeds run beyond the search's seed 0: five in all on the rows a verdict rests on
+    (DFA and LAFS at every depth, the linear model, backprop with one hidden layer), else three."""
+    verdict_row = rule in ("dfa", "lafs", "linear") or (rule == "bp" and depth == 1)
+    return (1, 2, 3, 4) if verdict_row else (1, 2)
