@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 
 from .results import Result
 
-METRICS = {"angle": "angle e^y vs e^i (deg)", "angle_centered": "centred angle (deg)",
-           "readout_accuracy": "readout accuracy through B^i"}
+METRICS = {"angle": "raw angle e^y, e^i (deg)", "angle_centered": "centred angle (deg)",
+           "readout_accuracy": "readout accuracy, B^i"}
 
 
 def stored_sweeps() -> tuple[dict[str, dict[str, Result]], dict[str, str]]:
@@ -84,7 +84,8 @@ def static_explorer(sweeps: Mapping[str, Mapping[str, Result]]):
 
     fig = make_subplots(rows=1, cols=len(METRICS), subplot_titles=list(METRICS.values()))
     buttons, n_traces = [], 0
-    for name, rule, layer in _views(sweeps):
+    # Figure 1's sweep first (the book's reference setting), then the others by name.
+    for name, rule, layer in sorted(_views(sweeps), key=lambda v: v[0] != "figure1"):
         first = n_traces
         for col, metric in enumerate(METRICS, start=1):
             for label, steps, ys in _curves(sweeps[name], rule, layer, metric):
@@ -98,8 +99,9 @@ def static_explorer(sweeps: Mapping[str, Mapping[str, Result]]):
                                    "args": [{"visible": [lo <= t < hi for t in range(n_traces)]}]}
                                   for label, lo, hi in buttons],
                       "x": 0.0, "xanchor": "left", "y": 1.25, "yanchor": "top"}],
-        height=430, margin={"t": 110}, legend={"title": "run"})
-    fig.update_xaxes(type="log", title_text="training step + 1 (log scale)")
+        height=600, margin={"t": 110, "b": 40},
+        legend={"title": "run", "orientation": "h", "yanchor": "top", "y": -0.22, "x": 0.0, "font": {"size": 10}})
+    fig.update_xaxes(type="log", title_text="step + 1 (log)")
     return fig
 
 
