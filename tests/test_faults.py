@@ -316,7 +316,9 @@ def test_two_writers_on_one_file_leave_one_whole_result(tmp_path):
 
 def test_an_interrupted_sweep_keeps_finished_points_and_resumes(tmp_path, data_root, capsys):
     grid_file, out = tmp_path / "tiny.yaml", tmp_path / "sweep"
-    grid = {"name": "tiny", "base": {**TINY, "epochs": 1}, "grid": {"rule": ["dfa", "lafs"]}}
+    # 200 epochs of the tiny net take several seconds a point, so the interrupt, sent as soon as the
+    # first point's result appears, always lands while the second point is still running.
+    grid = {"name": "tiny", "base": {**TINY, "epochs": 200}, "grid": {"rule": ["dfa", "lafs"]}}
     grid_file.write_text(yaml.safe_dump(grid))
     args = ["sweep", grid_file, "--out", out, "--workers", "1", "--data-root", data_root, "--quiet"]
     proc = cli(args, wait=False)
