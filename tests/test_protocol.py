@@ -138,3 +138,75 @@ def test_after_peak_pairs_each_run_with_its_own_peak_and_interval_text():
     assert (table.loc["margin", "change_low"], table.loc["margin", "change_high"]) == pytest.approx((low, high))
     assert interval_text([1.0, 2.0, 3.0], digits=1) == "2.0 [-0.5, 4.5]"
     assert interval_text([0.5, 0.5], digits=0, scale=100) == "50 [50, 50]"
+
+
+def test_after_epoch_pairs_the_first_record_past_the_epoch_with_the_end():
+    from dfa_lafs.analysis import after_epoch, trend
+    from dfa_lafs.config import RunConfig
+    from dfa_lafs.results import Result
+
+    def run(seed, schedule, readout, network):
+        h = {"step": [0, 10, 20, 30], "epoch": [0.0, 10.0, 20.0, 30.0], "test/readout_accuracy/1": readout,
+             "test/accuracy": network}
+        return Result(RunConfig(rule="dfa", hidden=(8,), seed=seed, lr_schedule=schedule, epochs=30), h, {}, {})
+
+    runs = [run(s, "constant", [0.1, 0.9, 0.8, 0.5 - s / 100], [0.1, 0.9, 0.9, 0.9]) for s in range(3)]
+    runs += [run(s, "cosine", [0.1, 0.9, 0.8, 0.8 + s / 100], [0.1, 0.9, 0.9, 0.9 + s / 100]) for s in range(3)]
+    table = after_epoch(runs, {"readout": "{split}/readout_accuracy/{i}", "network": "{split}/accuracy"}, [1],
+                        epoch=15).set_index(["lr_schedule", "metric"])
+    row = table.loc[("constant", "readout")]
+    assert row["from_epoch"] == 20.0 and row["to_epoch"] == 30.0 and row["layer"] == 1
+    mean, low, high, n = interval([0.5 - 0.8, 0.49 - 0.8, 0.48 - 0.8])
+    assert (row["change"], row["change_low"], row["change_high"], row["n"]) == pytest.approx((mean, low, high, 3))
+    assert row["trend"] == "falls"
+    assert table.loc[("constant", "network"), "layer"] == 0
+    assert table.loc[("constant", "network"), "trend"] == "no detectable change"  # no change at all
+    assert table.loc[("cosine", "network"), "trend"] == "no detectable change"  # 0, +0.01, +0.02: CI spans 0
+    assert trend(0.01, 0.02) == "rises" and trend(-0.2, -0.1, falls="keeps falling") == "keeps falling"
+    with pytest.raises(ValueError, match="no record at or after epoch 40"):
+        after_epoch(runs, {"readout": "{split}/readout_accuracy/{i}"}, [1], epoch=40)
+
+
+def test_robustness_tables_pick_each_studys_runs_and_compare_with_the_linear_baseline():
+    from dfa_lafs.analysis import robustness_angles, robustness_runs, robustness_table
+    from dfa_lafs.config import RunConfig
+    from dfa_lafs.results import Result
+
+    def run(rule, seed, acc, hidden=(8,), centred=50.0, **fields):
+        final = {"test/accuracy": acc, "val/accuracy": acc, "best_epoch": 4, "hit_cap": False,
+                 "test/angle_linear": 40.0, "test/angle_linear_centered": 60.0}
+        for i in range(1, len(hidden) + 1):
+            final.update({f"test/readout_accuracy/{i}": 0.8, f"test/readout_accuracy_control/{i}": 0.1,
+                          f"test/angle/{i}": 30.0, f"test/angle_control/{i}": 35.0,
+                          f"test/angle_centered/{i}": centred + seed, f"test/angle_centered_control/{i}": 90.0})
+        return Result(RunConfig(rule=rule, hidden=hidden, seed=seed, val_size=100, patience=2, **fields), {}, {},
+                      {}, final)
+
+    results = [run("bp", s, 0.90 + s / 1000, hidden=()) for s in range(3)]  # linear, MNIST
+    results += [run("bp", s, 0.80 + s / 1000, hidden=(), dataset="fashion-mnist") for s in range(3)]
+    results += [run("dfa", s, 0.95 + s / 1000) for s in range(3)]  # the default point
+    results += [run("dfa", s, 0.89 + s / 1000, lr=0.01) for s in range(3)]
+    results += [run("dfa", s, 0.85 + s / 1000, dataset="fashion-mnist") for s in range(3)]
+    results += [run("dfa", s, 0.5, feedback_scale=10.0) for s in range(3)]  # another study: excluded below
+
+    lr_runs = robustness_runs(results, "lr")
+    assert sorted(lr_runs["lr"].unique()) == [0.01, 0.1] and set(lr_runs["rule"]) == {"linear", "dfa"}
+    assert set(lr_runs["dataset"]) == {"mnist"} and len(lr_runs) == 9
+    table = robustness_table(lr_runs, "lr").set_index(["lr", "rule"])
+    assert list(table.index) == [(0.01, "dfa"), (0.1, "dfa")]  # the baseline is a column, not a row
+    assert table.loc[(0.1, "dfa"), "vs_linear"] == pytest.approx(0.05)
+    assert table.loc[(0.1, "dfa"), "vs_linear_verdict"] == "beats"
+    assert table.loc[(0.01, "dfa"), "vs_linear_verdict"] == "falls short of"
+
+    data_runs = robustness_runs(results, "dataset")
+    table = robustness_table(data_runs, "dataset").set_index(["dataset", "rule"])
+    assert table.loc[("fashion-mnist", "dfa"), "vs_linear"] == pytest.approx(0.05)  # against Fashion's own baseline
+    assert table.loc[("fashion-mnist", "linear"), "test_mean"] == pytest.approx(0.801)
+
+    angles = robustness_angles(lr_runs, "lr", layers=(1,)).set_index(["lr", "rule", "layer"])
+    row = angles.loc[(0.1, "dfa", 1)]
+    assert row["centred"] == pytest.approx(51.0) and row["centred_linear"] == 60.0
+    mean, low, high, _ = interval([50.0 - 60, 51.0 - 60, 52.0 - 60])
+    assert (row["gap"], row["gap_low"], row["gap_high"]) == pytest.approx((mean, low, high))
+    with pytest.raises(ValueError, match="unknown factor 'width'"):
+        robustness_runs(results, "width")

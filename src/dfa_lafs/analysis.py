@@ -157,3 +157,123 @@ def after_peak(runs: Iterable[Result], metrics: dict[str, str], layers: Iterable
                             "at_peak": sum(at) / len(at), "end": sum(end) / len(end), "change": mean,
                             "change_low": low, "change_high": high, "n": n})
     return pd.DataFrame(out)
+
+
+def trend(low: float, high: float, falls: str = "falls", rises: str = "rises") -> str:
+    """A change in words from its 95% interval: `falls` or `rises` when the interval excludes 0."""
+    return falls if high < 0 else rises if low > 0 else "no detectable change"
+
+
+def after_epoch(runs: Iterable[Result], metrics: dict[str, str], layers: Iterable[int], epoch: float = 20,
+                split: str = "test", by: tuple[str, ...] = ("rule", "lr_schedule")) -> pd.DataFrame:
+    """Per group of runs (`by`), layer and metric: the value at the first record at or after `epoch`,
+    the value at the end, and the change between them, paired per run (mean, 95% interval), with
+    the change in words (`trend`). Answers "did anything still move after `epoch` epochs?".
+
+    metrics: label -> history name with `{split}` and `{i}` (a name without `{i}` is the same for
+    every layer, e.g. "{split}/accuracy", and gets one row with layer 0).
+    """
+    runs = list(runs)
+    keys = sorted({tuple(getattr(r.config, f) for f in by) for r in runs})
+    out = []
+    for key in keys:
+        group = [r for r in runs if tuple(getattr(r.config, f) for f in by) == key]
+        for label, pattern in metrics.items():
+            for i in (layers if "{i}" in pattern else (0,)):
+                name = pattern.format(split=split, i=i)
+                start, at, end = [], [], []
+                for r in group:
+                    k = next((k for k, e in enumerate(r.history["epoch"]) if e >= epoch), None)
+                    if k is None:
+                        raise ValueError(f"a run of {r.config.epochs} epochs has no record at or after epoch {epoch}")
+                    start.append(r.history["epoch"][k])
+                    at.append(r.history[name][k])
+                    end.append(r.history[name][-1])
+                mean, low, high, n = interval(e - a for e, a in zip(end, at))
+                out.append({**dict(zip(by, key)), "layer": i, "metric": label, "from_epoch": min(start),
+                            "to_epoch": max(r.history["epoch"][-1] for r in group), "at_start": sum(at) / n,
+                            "end": sum(end) / n, "change": mean, "change_low": low, "change_high": high, "n": n,
+                            "trend": trend(low, high)})
+    return pd.DataFrame(out)
+
+
+# The robustness sweep varies one field at a time away from these values (sweeps/robustness.yaml).
+ROBUSTNESS_DEFAULTS = {"lr": 0.1, "feedback_scale": 1.0, "init_scale": 1.0, "activation": "tanh", "dataset": "mnist"}
+
+
+def robustness_runs(results: Iterable[Result], factor: str) -> pd.DataFrame:
+    """One row per run of the study of `factor` (a key of ROBUSTNESS_DEFAULTS): the runs whose other
+    fields are at their defaults, so the default value's row is the same runs in every study. A
+    network without hidden layers is the linear baseline (rule "linear") of its data set.
+
+    Columns: the factor's value, rule, dataset, seed, test and validation accuracy at the best
+    epoch, convergence, and for networks with hidden layers, per layer i the readout accuracy and
+    the angles to e^y at the best-validation weights on the test set (`angle_i` raw,
+    `centred_i`, and their control-readout and linear-classifier twins).
+    """
+    if factor not in ROBUSTNESS_DEFAULTS:
+        raise ValueError(f"unknown factor {factor!r}: choose one of {sorted(ROBUSTNESS_DEFAULTS)}")
+    others = {k: v for k, v in ROBUSTNESS_DEFAULTS.items() if k != factor and k != "dataset"}
+    rows = []
+    for r in results:
+        c = r.config
+        linear = not c.hidden
+        if linear:  # a linear baseline: one per data set, at the default learning rate
+            if c.lr != ROBUSTNESS_DEFAULTS["lr"] or (factor != "dataset" and c.dataset != "mnist"):
+                continue
+        elif any(getattr(c, k) != v for k, v in others.items()) or (factor != "dataset" and c.dataset != "mnist"):
+            continue
+        f = r.final
+        row = {factor: getattr(c, factor), "rule": "linear" if linear else c.rule, "dataset": c.dataset,
+               "seed": c.seed, "test_accuracy": f["test/accuracy"], "val_accuracy": f["val/accuracy"],
+               "best_epoch": f["best_epoch"], "hit_cap": bool(f["hit_cap"])}
+        for i in range(1, len(c.hidden) + 1):
+            row[f"readout_{i}"] = f[f"test/readout_accuracy/{i}"]
+            row[f"readout_control_{i}"] = f[f"test/readout_accuracy_control/{i}"]
+            for kind, suffix in (("angle", ""), ("centred", "_centered")):
+                row[f"{kind}_{i}"] = f[f"test/angle{suffix}/{i}"]
+                row[f"{kind}_control_{i}"] = f[f"test/angle{suffix}_control/{i}"]
+            row["angle_linear"] = f["test/angle_linear"]
+            row["centred_linear"] = f["test/angle_linear_centered"]
+        rows.append(row)
+    if not rows:
+        raise ValueError(f"no run of the {factor} study among these results")
+    return pd.DataFrame(rows)
+
+
+def robustness_table(runs: pd.DataFrame, factor: str) -> pd.DataFrame:
+    """Per (value of `factor`, rule): test accuracy (mean, 95% interval), its difference from the
+    linear baseline of the same data set (Welch, 95% interval, in words), and convergence."""
+    from .protocol import verdict, welch
+
+    linear = {d: g["test_accuracy"] for d, g in runs[runs["rule"] == "linear"].groupby("dataset")}
+    out = []
+    for (value, rule, dataset), g in runs.groupby([factor, "rule", "dataset"], sort=True):
+        if rule == "linear" and factor != "dataset":
+            continue
+        mean, low, high, n = interval(g["test_accuracy"])
+        row = {factor: value, "rule": rule, "dataset": dataset, "n": n, "test_mean": mean, "test_low": low,
+               "test_high": high, "median_best_epoch": g["best_epoch"].median(), "hit_cap": int(g["hit_cap"].sum())}
+        if rule != "linear" and dataset in linear and len(linear[dataset]) >= 2 and n >= 2:
+            c = welch(g["test_accuracy"], linear[dataset])
+            row.update({"vs_linear": c["diff"], "vs_linear_low": c["low"], "vs_linear_high": c["high"],
+                        "vs_linear_verdict": verdict(c)})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def robustness_angles(runs: pd.DataFrame, factor: str, layers: Iterable[int] = (1, 2, 3)) -> pd.DataFrame:
+    """Per (value of `factor`, rule, layer) for DFA and LAFS: readout accuracy and the angles to e^y
+    (raw and centred: readout, control readout, linear classifier; means over seeds), and the
+    centred angle minus the linear classifier's, paired per run (mean, 95% interval)."""
+    out = []
+    for (value, rule), g in runs[runs["rule"].isin(["dfa", "lafs"])].groupby([factor, "rule"], sort=True):
+        for i in layers:
+            gap = interval(g[f"centred_{i}"] - g["centred_linear"])
+            out.append({factor: value, "rule": rule, "layer": i, "n": len(g), "readout": g[f"readout_{i}"].mean(),
+                        "readout_control": g[f"readout_control_{i}"].mean(), "raw": g[f"angle_{i}"].mean(),
+                        "raw_control": g[f"angle_control_{i}"].mean(), "raw_linear": g["angle_linear"].mean(),
+                        "centred": g[f"centred_{i}"].mean(), "centred_control": g[f"centred_control_{i}"].mean(),
+                        "centred_linear": g["centred_linear"].mean(), "gap": gap[0], "gap_low": gap[1],
+                        "gap_high": gap[2]})
+    return pd.DataFrame(out)
