@@ -122,6 +122,11 @@ def test_missing_stale_and_edited_points_are_refused_naming_the_command(sweep_fo
     with pytest.raises(ResultError, match="1 of 6 points .* the training code changed"):
         load_sweep(sweep_folder)
     assert len(load_sweep(sweep_folder, allow_stale=True)) == 6  # other code, if asked; never another config
+    with pytest.raises(ResultError, match="1 of 6 points .* the training code changed"):
+        load_sweep(sweep_folder, allow_missing=True)  # a sweep under way: missing is fine, stale is not
+    (sweep_folder / f"{ids['lafs', 1]}.json").unlink()
+    assert sorted(load_sweep(sweep_folder, allow_missing=True)) == sorted(set(ids.values()) - {ids["lafs", 1]})
+    assert load_sweep(sweep_folder / "not-started", grid=GRID, allow_missing=True) == {}  # not started yet
     path = sweep_folder / f"{ids['dfa', 2]}.json"
     path.write_text(path.read_text().replace('"epochs": 1', '"epochs": 7'))  # a hand-edited config
     with pytest.raises(ResultError, match="has been edited"):

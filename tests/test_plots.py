@@ -110,5 +110,49 @@ def test_stored_sweeps_loads_what_is_complete_and_says_why_not_for_the_rest(tmp_
     monkeypatch.setattr(experiments, "load_stored_sweep", load)
     loaded, missing = stored_sweeps()
     assert list(loaded) == ["done"]
-    assert missing == {"empty": "not yet run", "half": "incomplete", "never": "not yet run",
+    assert missing == {"empty": "not yet run", "half": "incomplete (1 of 2 points)", "never": "not yet run",
                        "old": "stale or invalid: 2 of 2 points of old have no fresh result"}
+
+
+def test_long_panels_put_epochs_on_x_one_column_per_schedule():
+    from dfa_lafs.plots import LAYER_COLORS, long_panels
+
+    runs = []
+    for schedule in ("constant", "cosine"):
+        for seed in (0, 1, 2):
+            r = _run("dfa", seed, epochs=10, lr_schedule=schedule)
+            r.history["train/accuracy"] = [0.1, 0.5 + seed / 100, 0.9]
+            runs.append(r)
+    fig = long_panels(runs, {"readout": "{split}/readout_accuracy/{i}", "network": "{split}/accuracy"}, layers=(1, 2),
+                      split="train")
+    axes = np.array(fig.axes).reshape(2, 2)
+    assert [ax.get_title() for ax in axes[0]] == ["learning rate: constant", "learning rate: cosine"]
+    lines = _lines(axes[0, 1])
+    x = axes[0, 1].get_lines()[0].get_xdata()
+    assert np.allclose(x, [0, 1, 10])  # steps 0, 10, 100 of a 10-epoch run of 10 steps an epoch
+    ys, color, style = lines["DFA layer 2 (n=3)"]
+    assert np.allclose(ys, [1.2, 2.2, 3.2]) and color == LAYER_COLORS[1] and style == "-"
+    ys, color, _ = _lines(axes[1, 0])["DFA (n=3)"]
+    assert np.allclose(ys, [0.1, 0.51, 0.9]) and color == "black"  # no {i}: one line per rule
+
+
+def test_robustness_panels_colour_each_rule_and_draw_the_linear_baseline():
+    import pandas as pd
+
+    from dfa_lafs.plots import RULE_COLORS, robustness_panels
+
+    lr = pd.DataFrame({"lr": [0.01, 0.1, 0.01, 0.1], "rule": ["dfa", "dfa", "lafs", "lafs"],
+                       "test_mean": [0.9, 0.95, 0.85, 0.93], "test_low": [0.89, 0.94, 0.84, 0.92],
+                       "test_high": [0.91, 0.96, 0.86, 0.94], "vs_linear": [-0.02, 0.03, -0.07, 0.01]})
+    data = pd.DataFrame({"dataset": ["mnist", "fashion-mnist", "mnist", "fashion-mnist"],
+                         "rule": ["linear", "linear", "dfa", "dfa"], "test_mean": [0.92, 0.84, 0.95, 0.86],
+                         "test_low": [0.91, 0.83, 0.94, 0.85], "test_high": [0.93, 0.85, 0.96, 0.87],
+                         "vs_linear": [float("nan"), float("nan"), 0.03, 0.02]})
+    fig = robustness_panels({"lr": lr, "dataset": data}, ncols=2)
+    ax_lr, ax_data = fig.axes[:2]
+    baseline = [line for line in ax_lr.get_lines() if line.get_label().startswith("linear")]
+    assert len(baseline) == 1 and np.allclose(baseline[0].get_ydata(), 0.92)  # 0.95 - 0.03
+    colors = {c.get_label(): c.lines[0].get_color() for c in ax_lr.containers}
+    assert colors == {"DFA": RULE_COLORS["dfa"], "LAFS": RULE_COLORS["lafs"]}
+    assert [t.get_text() for t in ax_data.get_xticklabels()] == ["fashion-mnist", "mnist"]
+    assert {c.get_label() for c in ax_data.containers} == {"linear", "DFA"}

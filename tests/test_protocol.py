@@ -210,3 +210,58 @@ def test_robustness_tables_pick_each_studys_runs_and_compare_with_the_linear_bas
     assert (row["gap"], row["gap_low"], row["gap_high"]) == pytest.approx((mean, low, high))
     with pytest.raises(ValueError, match="unknown factor 'width'"):
         robustness_runs(results, "width")
+
+
+def test_long_verdict_names_what_still_moves_after_the_epoch():
+    from dfa_lafs.analysis import long_verdict
+
+    def row(metric, layer, change, low, high, schedule="constant"):
+        trend = "falls" if high < 0 else "rises" if low > 0 else "no detectable change"
+        return {"rule": "dfa", "lr_schedule": schedule, "metric": metric, "layer": layer, "change": change,
+                "change_low": low, "change_high": high, "trend": trend, "from_epoch": 23.0, "to_epoch": 100.0}
+
+    moved = pd.DataFrame([row("readout accuracy", 1, -0.2, -0.3, -0.1), row("readout accuracy", 2, 0.0, -0.1, 0.1),
+                          row("network accuracy", 0, 0.01, 0.005, 0.015), row("readout margin", 1, -1, -2, -0.5),
+                          row("readout accuracy", 1, 0.0, -0.1, 0.1, "cosine"),
+                          row("network accuracy", 0, 0.0, -0.1, 0.1, "cosine")])
+    assert long_verdict(moved) == ("not long enough: from epoch 23 to 100, DFA's readout 1 falls (-0.200 [-0.300, "
+                                   "-0.100]); network accuracy rises (+0.010 [+0.005, +0.015])")
+    assert long_verdict(moved, schedule="cosine").startswith("long enough: from epoch 23 to 100 no readout")
+
+
+def test_robustness_studies_count_only_values_with_every_seed_and_the_baseline():
+    from types import SimpleNamespace
+
+    from dfa_lafs.analysis import robustness_beats, robustness_studies, robustness_table
+    from dfa_lafs.config import RunConfig
+    from dfa_lafs.results import Result
+
+    def config(rule, seed, hidden=(8,), **fields):
+        return RunConfig(rule=rule, hidden=hidden, seed=seed, val_size=100, patience=2, **fields)
+
+    def result(cfg, acc):
+        final = {"test/accuracy": acc, "val/accuracy": acc, "best_epoch": 4, "hit_cap": False,
+                 "test/angle_linear": 40.0, "test/angle_linear_centered": 60.0}
+        for i in range(1, len(cfg.hidden) + 1):
+            final.update({f"test/readout_accuracy/{i}": 0.8, f"test/readout_accuracy_control/{i}": 0.1,
+                          f"test/angle/{i}": 30.0, f"test/angle_control/{i}": 35.0,
+                          f"test/angle_centered/{i}": 50.0, f"test/angle_centered_control/{i}": 90.0})
+        return Result(cfg, {}, {}, {}, final)
+
+    planned = [config("bp", s, hidden=()) for s in range(3)]
+    planned += [config(rule, s, lr=lr) for rule in ("dfa", "lafs") for lr in (0.1, 0.01) for s in range(3)]
+    points = [SimpleNamespace(config=c) for c in planned]
+    stored = [result(c, (0.9 if not c.hidden else 0.95) + c.seed / 1000) for c in planned
+              if not (c.rule == "lafs" and c.lr == 0.01 and c.seed == 2)]  # one run still missing
+    studies = robustness_studies(points, stored)
+    lr = studies["lr"]
+    assert lr["values"] == [0.01, 0.1] and lr["complete"] == [0.1] and (lr["done"], lr["planned"]) == (11, 12)
+    assert lr["linear"] and set(lr["runs"]["lr"]) == {0.1} and len(lr["runs"]) == 3 + 6
+    # the default point belongs to every study; a study with no other value has only it
+    assert studies["activation"]["complete"] == ["tanh"]
+    tables = {f: robustness_table(s["runs"], f) for f, s in studies.items() if s["complete"]}
+    assert robustness_beats(tables, "dfa") == (1, 1)  # the default setting, counted once across studies
+    without_baseline = robustness_studies(points, [r for r in stored if r.config.hidden])
+    assert without_baseline["lr"]["complete"] == [] and not without_baseline["lr"]["linear"]
+    nothing = robustness_studies(points, [])  # a sweep not started: every study empty, none complete
+    assert all(s["complete"] == [] and s["done"] == 0 for s in nothing.values())

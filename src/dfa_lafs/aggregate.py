@@ -36,7 +36,7 @@ TIMING_COLUMNS = ("wall_s", "train_s", "record_share")
 
 
 def load_sweep(folder: str | os.PathLike, grid: str | os.PathLike | dict | Grid | None = None, *,
-               allow_stale: bool = False) -> dict[str, Result]:
+               allow_stale: bool = False, allow_missing: bool = False) -> dict[str, Result]:
     """The results of a sweep's points, by point id, checked against its grid and the code.
 
     grid: the grid (file, dict or Grid) the results belong to; default: the grid file that
@@ -45,14 +45,20 @@ def load_sweep(folder: str | os.PathLike, grid: str | os.PathLike | dict | Grid 
     ResultError names the points and the command that redoes exactly those. allow_stale=True
     accepts results of other training code (never of another config). Result files in the
     folder that are no point of the grid (leftovers of an earlier grid) are left out, with a
-    LeftoverResultsWarning naming them.
+    LeftoverResultsWarning naming them. allow_missing=True is for a sweep still under way: points
+    with no result file are left out (compare len(result) with the grid's points), while a result
+    that exists but is stale or edited is still refused.
     """
     folder = Path(folder)
+    if not folder.is_dir() and allow_missing and grid is not None:
+        return {}  # a sweep not started yet
     if not folder.is_dir():
         raise ResultError(f"no sweep folder at {folder}; run the sweep first (python -m dfa_lafs sweep GRID.yaml)")
     grid = _sweep_grid(folder, grid)
     results, problems = {}, {}
     for point in grid.points:
+        if allow_missing and not (folder / f"{point.id}.json").exists():
+            continue
         try:
             results[point.id] = load_result(folder / f"{point.id}.json", expect=point.config,
                                             check_code=not allow_stale)

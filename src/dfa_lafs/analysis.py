@@ -277,3 +277,69 @@ def robustness_angles(runs: pd.DataFrame, factor: str, layers: Iterable[int] = (
                         "centred_linear": g["centred_linear"].mean(), "gap": gap[0], "gap_low": gap[1],
                         "gap_high": gap[2]})
     return pd.DataFrame(out)
+
+
+def long_verdict(moved: pd.DataFrame, rule: str = "dfa", schedule: str = "constant") -> str:
+    """Is Figure 1's length long enough to read its curves? From an `after_epoch` table with the
+    metrics "readout accuracy" and "network accuracy": "long enough" when, for `rule` at `schedule`,
+    neither a readout nor the network's accuracy changes detectably after the table's epoch (95%
+    intervals of the paired change include 0); else "not long enough", naming what still moves."""
+    rows = moved[(moved["rule"] == rule) & (moved["lr_schedule"] == schedule)]
+    moving = []
+    for r in rows[rows["metric"].isin(["readout accuracy", "network accuracy"])].itertuples():
+        if r.trend != "no detectable change":
+            what = f"readout {r.layer}" if r.metric == "readout accuracy" else "network accuracy"
+            moving.append(f"{what} {r.trend} ({r.change:+.3f} [{r.change_low:+.3f}, {r.change_high:+.3f}])")
+    after = f"from epoch {rows['from_epoch'].min():.0f} to {rows['to_epoch'].max():.0f}"
+    if moving:
+        return f"not long enough: {after}, {rule.upper()}'s " + "; ".join(moving)
+    return f"long enough: {after} no readout of {rule.upper()} and not its accuracy changes detectably"
+
+
+ROBUSTNESS_FACTORS = ("dataset", "activation", "feedback_scale", "lr", "init_scale")
+
+
+def robustness_studies(points: Iterable, results: Iterable[Result]) -> dict[str, dict]:
+    """How far each study of a robustness grid has got, and its runs at the values that are complete.
+
+    points: the grid's points (`sweep.load_grid(...).points`); results: the fresh results stored so
+    far. A value of a study is complete when every rule planned there has all its planned seeds
+    and the study's linear baseline has all of its own. Per factor: {"values": every planned value,
+    "complete": the complete ones, "done": runs stored, "planned": runs planned, "linear": whether
+    the baseline is complete, "runs": `robustness_runs` restricted to the complete values}.
+    """
+    results = list(results)
+    out = {}
+    for factor in ROBUSTNESS_FACTORS:
+        other = {k: v for k, v in ROBUSTNESS_DEFAULTS.items() if k != factor}
+        plan, linear_plan = {}, 0
+        for p in points:
+            c = p.config
+            if not c.hidden:
+                linear_plan += c.lr == ROBUSTNESS_DEFAULTS["lr"] and (factor == "dataset" or c.dataset == "mnist")
+            elif all(getattr(c, k) == v for k, v in other.items()):
+                plan[getattr(c, factor), c.rule] = plan.get((getattr(c, factor), c.rule), 0) + 1
+        try:
+            runs = robustness_runs(results, factor)
+        except ValueError:  # nothing of this study stored yet
+            runs = pd.DataFrame(columns=list(dict.fromkeys([factor, "rule", "dataset", "seed"])))
+        done = runs[runs["rule"] != "linear"].groupby([factor, "rule"]).size().to_dict()
+        linear = linear_plan > 0 and int((runs["rule"] == "linear").sum()) >= linear_plan
+        values = sorted({v for v, _ in plan}, key=lambda v: (isinstance(v, str), v))
+        complete = [v for v in values if linear and
+                    all(done.get((v, r), 0) >= n for (w, r), n in plan.items() if w == v)]
+        keep = runs[factor].isin(complete) | ((runs["rule"] == "linear") & bool(complete))
+        out[factor] = {"values": values, "complete": complete, "done": sum(done.values()),
+                       "planned": sum(plan.values()), "linear": linear, "runs": runs[keep].reset_index(drop=True)}
+    return out
+
+
+def robustness_beats(tables: dict[str, pd.DataFrame], rule: str) -> tuple[int, int]:
+    """Over the complete values of every study (the default setting, shared by all studies, counted
+    once): at how many settings `rule` beats the linear baseline (Welch interval above 0), of how many."""
+    verdicts = {}
+    for factor, table in tables.items():
+        for _, r in table[table["rule"] == rule].iterrows():
+            setting = tuple(sorted({**ROBUSTNESS_DEFAULTS, factor: r[factor]}.items()))
+            verdicts[setting] = r.get("vs_linear_verdict")
+    return sum(v == "beats" for v in verdicts.values()), len(verdicts)

@@ -21,7 +21,7 @@ METRICS = {"angle": "raw angle e^y, e^i (deg)", "angle_centered": "centred angle
 def stored_sweeps() -> tuple[dict[str, dict[str, Result]], dict[str, str]]:
     """Every grid `sweeps/*.yaml` whose stored results load (complete and made by this code), by
     name, and for every other grid a short status: "not yet run" (no point has a result file),
-    "incomplete" (some have) or "stale or invalid" (every file is there but refused, or the grid
+    "incomplete (k of n points)" (some have) or "stale or invalid" (every file is there but refused, or the grid
     cannot be read; the reason follows)."""
     from .experiments import RESULTS, SWEEPS_DIR, load_stored_sweep
     from .results import ResultError
@@ -39,7 +39,8 @@ def stored_sweeps() -> tuple[dict[str, dict[str, Result]], dict[str, str]]:
             except GridError:
                 points, stored = (), 0  # an unreadable grid: report it with its reason
             missing[path.stem] = ("not yet run" if points and not stored else
-                                  "incomplete" if points and stored < len(points) else f"stale or invalid: {err}")
+                                  f"incomplete ({stored} of {len(points)} points)" if points and stored < len(points)
+                                  else f"stale or invalid: {err}")
     return loaded, missing
 
 

@@ -294,3 +294,78 @@ def update_alignment_bands(results: list[Result], layers: tuple[int, ...] = (1, 
     axes[0][0].set_ylabel("angle to the backprop gradient (degrees)")
     axes[0][-1].legend(fontsize=7, loc="lower left")
     return fig
+
+
+def robustness_panels(tables: dict, ncols: int = 3) -> plt.Figure:
+    """One panel per study: test accuracy (mean and 95% interval over seeds) against the varied
+    value, one colour per rule (RULE_COLORS), with the linear baseline of the data set as a grey
+    band (in the data-set study, as its own points).
+
+    tables: factor -> `analysis.robustness_table` of that study.
+    """
+    nrows = -(-len(tables) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), constrained_layout=True,
+                             squeeze=False)
+    for ax in axes.flat[len(tables):]:
+        ax.set_visible(False)
+    for ax, (factor, table) in zip(axes.flat, tables.items()):
+        values = sorted(table[factor].unique(), key=lambda v: (isinstance(v, str), v))
+        numeric = all(isinstance(v, (int, float)) for v in values)
+        where = {v: (v if numeric else k) for k, v in enumerate(values)}
+        for k, rule in enumerate(r for r in ("linear", "bp", "dfa", "lafs") if r in set(table["rule"])):
+            rows = table[table["rule"] == rule].sort_values(factor)
+            x = [where[v] for v in rows[factor]]
+            if not numeric:  # side by side, so intervals do not hide each other
+                x = [p + 0.08 * (k - 1.5) for p in x]
+            ax.errorbar(x, rows["test_mean"], yerr=[rows["test_mean"] - rows["test_low"],
+                        rows["test_high"] - rows["test_mean"]], fmt="o" + RULE_STYLES.get(rule, ""), capsize=3,
+                        color=RULE_COLORS.get(rule, "grey"), label="linear" if rule == "linear" else rule.upper())
+        if "vs_linear" in table and factor != "dataset":
+            base = table.dropna(subset=["vs_linear"]).iloc[0]
+            linear = base["test_mean"] - base["vs_linear"]
+            ax.axhline(linear, color="grey", lw=1, label="linear (softmax regression)")
+        if numeric:
+            ax.set_xscale("log")
+        else:
+            ax.set_xticks(range(len(values)), [str(v) for v in values])
+        ax.set_xlabel(factor.replace("_", " "))
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+    axes.flat[0].legend(fontsize=7)
+    return fig
+
+
+def long_panels(results: list[Result], panels: dict[str, str], layers: tuple[int, ...] = (1, 2, 3),
+                split: str = "test", mark_epoch: float | None = 20) -> plt.Figure:
+    """Long runs on a linear epoch axis: one row per metric, one column per lr schedule; mean over
+    seeds and 95% band per (rule, layer), colour the layer, line style the rule. A metric without
+    `{i}` (e.g. "{split}/accuracy") is drawn once per rule, in black. A dotted line marks
+    `mark_epoch` (Figure 1's length)."""
+    from .aggregate import bands_by
+
+    schedules = sorted({r.config.lr_schedule for r in results})
+    fig, axes = plt.subplots(len(panels), len(schedules), figsize=(5.5 * len(schedules), 3.3 * len(panels)),
+                             constrained_layout=True, squeeze=False, sharex=True, sharey="row")
+    for col, schedule in enumerate(schedules):
+        group = [r for r in results if r.config.lr_schedule == schedule]
+        per_epoch = group[0].history["step"][-1] / group[0].config.epochs
+        for row, (ylabel, pattern) in enumerate(panels.items()):
+            ax = axes[row, col]
+            for i in (layers if "{i}" in pattern else (0,)):
+                for (rule,), band in bands_by(group, pattern.format(split=split, i=i)).items():
+                    color = _layer_color(i) if i else "black"
+                    label = f"{rule.upper()} layer {i}" if i else rule.upper()
+                    epoch = band.step / per_epoch
+                    ax.plot(epoch, band.mean, RULE_STYLES[rule], color=color, label=f"{label} (n={band.n})")
+                    ax.fill_between(epoch, band.low, band.high, color=color, alpha=0.2, lw=0)
+            if mark_epoch is not None:
+                ax.axvline(mark_epoch, color="grey", lw=0.8, ls=":")
+            ax.grid(alpha=0.3)
+            if col == 0:
+                ax.set_ylabel(ylabel)
+            if row == 0:
+                ax.set_title(f"learning rate: {schedule}")
+            if row == len(panels) - 1:
+                ax.set_xlabel("epoch")
+            ax.legend(fontsize=6, ncol=2)
+    return fig
