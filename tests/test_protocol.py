@@ -257,6 +257,7 @@ def test_robustness_studies_count_only_values_with_every_seed_and_the_baseline()
     lr = studies["lr"]
     assert lr["values"] == [0.01, 0.1] and lr["complete"] == [0.1] and (lr["done"], lr["planned"]) == (11, 12)
     assert lr["linear"] and set(lr["runs"]["lr"]) == {0.1} and len(lr["runs"]) == 3 + 6
+    assert lr["measured"] == []  # only the default setting is complete: nothing measured yet
     # the default point belongs to every study; a study with no other value has only it
     assert studies["activation"]["complete"] == ["tanh"]
     tables = {f: robustness_table(s["runs"], f) for f, s in studies.items() if s["complete"]}

@@ -305,7 +305,8 @@ def robustness_studies(points: Iterable, results: Iterable[Result]) -> dict[str,
     points: the grid's points (`sweep.load_grid(...).points`); results: the fresh results stored so
     far. A value of a study is complete when every rule planned there has all its planned seeds
     and the study's linear baseline has all of its own. Per factor: {"values": every planned value,
-    "complete": the complete ones, "done": runs stored, "planned": runs planned, "linear": whether
+    "complete": the complete ones, "measured": the complete ones other than the default (shared by
+    every study), "done": runs stored, "planned": runs planned, "linear": whether
     the baseline is complete, "runs": `robustness_runs` restricted to the complete values}.
     """
     results = list(results)
@@ -330,6 +331,7 @@ def robustness_studies(points: Iterable, results: Iterable[Result]) -> dict[str,
                     all(done.get((v, r), 0) >= n for (w, r), n in plan.items() if w == v)]
         keep = runs[factor].isin(complete) | ((runs["rule"] == "linear") & bool(complete))
         out[factor] = {"values": values, "complete": complete, "done": sum(done.values()),
+                       "measured": [v for v in complete if v != ROBUSTNESS_DEFAULTS[factor]],
                        "planned": sum(plan.values()), "linear": linear, "runs": runs[keep].reset_index(drop=True)}
     return out
 
