@@ -266,3 +266,13 @@ def test_robustness_studies_count_only_values_with_every_seed_and_the_baseline()
     assert without_baseline["lr"]["complete"] == [] and not without_baseline["lr"]["linear"]
     nothing = robustness_studies(points, [])  # a sweep not started: every study empty, none complete
     assert all(s["complete"] == [] and s["done"] == 0 for s in nothing.values())
+
+
+def test_robustness_capped_lists_each_unconverged_setting_once():
+    from dfa_lafs.analysis import robustness_capped
+
+    act = pd.DataFrame({"activation": ["tanh", "sigmoid", "sigmoid"], "rule": ["lafs", "dfa", "lafs"],
+                        "hit_cap": [1, 3, 0], "n": [3, 3, 3]})
+    lr = pd.DataFrame({"lr": [0.1, 0.01], "rule": ["lafs", "lafs"], "hit_cap": [1, 0], "n": [3, 3]})
+    assert robustness_capped({"activation": act, "lr": lr}) == ["default setting, LAFS: 1 of 3 runs",
+                                                                "activation sigmoid, DFA: 3 of 3 runs"]

@@ -345,3 +345,16 @@ def robustness_beats(tables: dict[str, pd.DataFrame], rule: str) -> tuple[int, i
             setting = tuple(sorted({**ROBUSTNESS_DEFAULTS, factor: r[factor]}.items()))
             verdicts[setting] = r.get("vs_linear_verdict")
     return sum(v == "beats" for v in verdicts.values()), len(verdicts)
+
+
+def robustness_capped(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """The (setting, rule) rows of the studies' tables in which some run was still improving at the
+    epoch cap (not converged), each once: "sigmoid activation, DFA: 3 of 3 runs"."""
+    rows = {}
+    for factor, table in tables.items():
+        for _, r in table[table["hit_cap"] > 0].iterrows():
+            value = r[factor]
+            name = "default setting" if value == ROBUSTNESS_DEFAULTS[factor] else f"{factor.replace('_', ' ')} {value}"
+            rows[name, r["rule"]] = f"{name}, {'linear' if r['rule'] == 'linear' else r['rule'].upper()}: " \
+                                    f"{r['hit_cap']} of {r['n']} runs"
+    return list(rows.values())
