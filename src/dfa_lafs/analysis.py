@@ -233,6 +233,7 @@ def robustness_runs(results: Iterable[Result], factor: str) -> pd.DataFrame:
             for kind, suffix in (("angle", ""), ("centred", "_centered")):
                 row[f"{kind}_{i}"] = f[f"test/angle{suffix}/{i}"]
                 row[f"{kind}_control_{i}"] = f[f"test/angle{suffix}_control/{i}"]
+        if c.hidden:  # the independent linear classifier's angles to e^y, one per run
             row["angle_linear"] = f["test/angle_linear"]
             row["centred_linear"] = f["test/angle_linear_centered"]
         rows.append(row)

@@ -205,6 +205,16 @@ def _layer_color(i: int) -> str:
     return LAYER_COLORS[(i - 1) % len(LAYER_COLORS)]
 
 
+def _panel_grid(n: int, ncols: int, size: tuple[float, float]):
+    """A figure with `n` panels filling rows of `ncols` (each `size` inches), spare axes hidden."""
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), constrained_layout=True,
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
 def band_panels(results: list[Result], panels: dict[str, str], layers: tuple[int, ...] = (1, 2, 3),
                 split: str = "train", ncols: int = 2) -> plt.Figure:
     """One panel per metric, with the mean over seeds and its 95% band per (rule, hidden layer).
@@ -215,12 +225,7 @@ def band_panels(results: list[Result], panels: dict[str, str], layers: tuple[int
     """
     from .aggregate import bands_by
 
-    ncols = min(ncols, len(panels))
-    nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.5 * ncols, 4 * nrows), constrained_layout=True,
-                             squeeze=False)
-    for ax in axes.flat[len(panels):]:
-        ax.set_visible(False)
+    fig, axes = _panel_grid(len(panels), min(ncols, len(panels)), (5.5, 4))
     for ax, (ylabel, pattern) in zip(axes.flat, panels.items()):
         for i in layers:
             for (rule,), band in bands_by(results, pattern.format(split=split, i=i)).items():
@@ -303,11 +308,7 @@ def robustness_panels(tables: dict, ncols: int = 3) -> plt.Figure:
 
     tables: factor -> `analysis.robustness_table` of that study.
     """
-    nrows = -(-len(tables) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), constrained_layout=True,
-                             squeeze=False)
-    for ax in axes.flat[len(tables):]:
-        ax.set_visible(False)
+    fig, axes = _panel_grid(len(tables), ncols, (4.2, 3.4))
     for ax, (factor, table) in zip(axes.flat, tables.items()):
         values = sorted(table[factor].unique(), key=lambda v: (isinstance(v, str), v))
         numeric = all(isinstance(v, (int, float)) for v in values)
