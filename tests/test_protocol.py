@@ -276,3 +276,66 @@ def test_robustness_capped_lists_each_unconverged_setting_once():
     lr = pd.DataFrame({"lr": [0.1, 0.01], "rule": ["lafs", "lafs"], "hit_cap": [1, 0], "n": [3, 3]})
     assert robustness_capped({"activation": act, "lr": lr}) == ["default setting, LAFS: 1 of 3 runs",
                                                                 "activation sigmoid, DFA: 3 of 3 runs"]
+
+
+def _width_runs(shift):
+    """Hand-made runs of one width: accuracy = base of the row + shift + seed noise."""
+    base = {("bp", 1): 0.970, ("bp", 3): 0.980, ("fa", 1): 0.960, ("fa", 3): 0.960,
+            ("dfa", 1): 0.965, ("dfa", 3): 0.966, ("lafs", 1): 0.950, ("lafs", 3): 0.940}
+    rows = []
+    for (rule, depth), acc in base.items():
+        for seed, noise in enumerate((-0.001, 0.0, 0.001)):
+            test = acc + shift.get((rule, depth), 0.0) + noise
+            rows.append({"rule": rule, "depth": depth, "seed": seed, "test_accuracy": test,
+                         "val_accuracy": test + 0.002 * (depth == 3 and rule == "lafs")})
+    return pd.DataFrame(rows)
+
+
+def test_best_depth_is_chosen_on_validation_not_test():
+    from dfa_lafs.protocol import best_depth
+
+    runs = _width_runs({})
+    assert best_depth(runs, "bp") == 3
+    # LAFS: better at depth 1 on test, but depth 3 wins on validation (0.940 + 0.012 > 0.950)
+    runs.loc[(runs["rule"] == "lafs") & (runs["depth"] == 3), "val_accuracy"] += 0.012
+    assert best_depth(runs, "lafs") == 3
+    with pytest.raises(ValueError, match="no runs of rule 'xyz'"):
+        best_depth(runs, "xyz")
+
+
+def test_depth_claims_and_carry_over_against_welch_by_hand():
+    from dfa_lafs.protocol import carry_over, depth_claims
+
+    linear = [0.920, 0.921, 0.922]
+    ref = depth_claims(_width_runs({}), linear).set_index("claim")
+    assert len(ref) == 7 + 4 + 8
+    c = welch([0.979, 0.980, 0.981], [0.969, 0.970, 0.971])
+    assert ref.loc["BP: 3 vs 1 hidden", "diff"] == pytest.approx(c["diff"])
+    assert ref.loc["BP: 3 vs 1 hidden", "verdict"] == "gains from depth"
+    assert ref.loc["FA: 3 vs 1 hidden", "verdict"] == "no detectable change"
+    assert ref.loc["LAFS: 3 vs 1 hidden", "verdict"] == "loses with depth"
+    assert ref.loc["LAFS, 1 hidden vs BP, 1 hidden", "verdict"] == "falls short of"
+    assert ref.loc["DFA, 1 hidden vs linear", "verdict"] == "beats"
+    # the other width: DFA at depth 3 now beats the bar, LAFS's loss with depth is gone, FA gains
+    other = depth_claims(_width_runs({("dfa", 3): 0.01, ("lafs", 3): 0.01, ("fa", 3): 0.01}), linear)
+    table = carry_over(ref.reset_index(), other).set_index("claim")["agreement"]
+    assert table["DFA, 3 hidden vs BP, 1 hidden"] == "opposite"
+    assert table["LAFS: 3 vs 1 hidden"] == "decided at width 100 only"
+    assert table["FA: 3 vs 1 hidden"] == "decided at width 800 only"
+    assert table["BP: 3 vs 1 hidden"] == "same"
+    with pytest.raises(ValueError, match="do not list the same comparisons"):
+        carry_over(ref.reset_index(), other.iloc[:-1])
+
+
+def test_carry_verdict_words():
+    from dfa_lafs.protocol import carry_verdict
+
+    def table(*agreements):
+        return pd.DataFrame({"claim": [f"c{i}" for i in range(len(agreements))], "agreement": agreements})
+
+    assert carry_verdict(table("same", "same")) == "carries over: all 2 comparisons give the same verdict"
+    assert carry_verdict(table("same", "decided at width 100 only", "same")) == (
+        "carries over where decided: 2 of 3 comparisons give the same verdict, none reverses; "
+        "1 decided at width 100 only, 0 decided at width 800 only")
+    assert carry_verdict(table("same", "opposite", "decided at width 800 only")) == (
+        "does not carry over: 1 of 3 comparisons reverse (c1)")

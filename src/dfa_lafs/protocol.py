@@ -20,6 +20,8 @@ import scipy.stats
 from .results import Result
 
 LEVEL = 0.95
+RULES = ("bp", "fa", "dfa", "lafs")
+UNDECIDED = ("is not distinguishable from", "no detectable change")  # verdicts that decide nothing
 
 
 def row_of(result: Result) -> dict:
@@ -125,3 +127,90 @@ def extra_seeds(rule: str, depth: int) -> tuple[int, ...]:
     (DFA and LAFS at every depth, the linear model, backprop with one hidden layer), else three."""
     verdict_row = rule in ("dfa", "lafs", "linear") or (rule == "bp" and depth == 1)
     return (1, 2, 3, 4) if verdict_row else (1, 2)
+
+
+def best_depth(runs: pd.DataFrame, rule: str) -> int:
+    """The depth of `rule` with the best mean *validation* accuracy (ties: the shallower), so
+    that the test set, which the comparison is then read on, chooses nothing."""
+    means = runs[runs["rule"] == rule].groupby("depth")["val_accuracy"].mean().sort_index()
+    if means.empty:
+        raise ValueError(f"no runs of rule {rule!r} to choose a depth from")
+    return int(means.idxmax())
+
+
+def depth_claims(runs: pd.DataFrame, linear: Iterable[float], depths: tuple[int, ...] = (1, 3)) -> pd.DataFrame:
+    """The depth study's comparisons on the runs of one width, restricted to `depths`.
+
+    runs: one row per run (`runs_table` columns) at each rule's chosen lr; linear: the softmax
+    regression's test accuracies. One row per comparison, each a Welch test of test accuracy:
+    every (rule, depth) but backprop at depth 1 against backprop at depth 1 (the bar); each
+    rule's deepest against its shallowest depth (the gain from depth); every (rule, depth)
+    against the linear model. Columns: claim, diff, low, high, n_a, n_b, verdict.
+    """
+    linear = list(linear)
+
+    def acc(rule, depth):
+        return runs[(runs["rule"] == rule) & (runs["depth"] == depth)]["test_accuracy"]
+
+    first, last = min(depths), max(depths)
+    rows = []
+    for rule in RULES:
+        for depth in depths:
+            if (rule, depth) != ("bp", first):
+                rows.append((f"{rule.upper()}, {depth} hidden vs BP, {first} hidden", acc(rule, depth), acc("bp", first),
+                             "beats", "falls short of"))
+    for rule in RULES:
+        rows.append((f"{rule.upper()}: {last} vs {first} hidden", acc(rule, last), acc(rule, first),
+                     "gains from depth", "loses with depth"))
+    for rule in RULES:
+        for depth in depths:
+            rows.append((f"{rule.upper()}, {depth} hidden vs linear", acc(rule, depth), linear,
+                         "beats", "falls short of"))
+    out = []
+    for claim, a, b, better, worse in rows:
+        c = welch(a, b)
+        word = verdict(c, better, worse)
+        if word == "is not distinguishable from" and better == "gains from depth":
+            word = "no detectable change"
+        out.append({"claim": claim, "diff": c["diff"], "low": c["low"], "high": c["high"], "n_a": c["n_a"],
+                    "n_b": c["n_b"], "verdict": word})
+    return pd.DataFrame(out)
+
+
+
+def carry_over(reference: pd.DataFrame, other: pd.DataFrame, names: tuple[str, str] = ("width 100", "width 800")
+               ) -> pd.DataFrame:
+    """Whether each `depth_claims` verdict of `reference` carries over to `other`.
+
+    `agreement` is "same" (the same words), "opposite" (a difference in one direction at one
+    width and the other direction at the other), or "decided at <name> only" (one side's
+    interval straddles 0: it neither confirms nor contradicts the other).
+    """
+    joined = reference.merge(other, on="claim", suffixes=(f" ({names[0]})", f" ({names[1]})"), validate="one_to_one")
+    if len(joined) != len(reference) or len(joined) != len(other):
+        raise ValueError("the two claim tables do not list the same comparisons")
+    agreement = []
+    for a, b in zip(joined[f"verdict ({names[0]})"], joined[f"verdict ({names[1]})"]):
+        if a == b:
+            agreement.append("same")
+        elif a in UNDECIDED:
+            agreement.append(f"decided at {names[1]} only")
+        elif b in UNDECIDED:
+            agreement.append(f"decided at {names[0]} only")
+        else:
+            agreement.append("opposite")
+    joined["agreement"] = agreement
+    return joined
+
+
+def carry_verdict(table: pd.DataFrame, names: tuple[str, str] = ("width 100", "width 800")) -> str:
+    """Words for a `carry_over` table: does any verdict reverse, and how many are decided at one width only."""
+    counts = table["agreement"].value_counts()
+    n, same, opposite = len(table), int(counts.get("same", 0)), int(counts.get("opposite", 0))
+    if opposite:
+        reversed_ = "; ".join(table[table["agreement"] == "opposite"]["claim"])
+        return f"does not carry over: {opposite} of {n} comparisons reverse ({reversed_})"
+    if same == n:
+        return f"carries over: all {n} comparisons give the same verdict"
+    only = [f"{int(counts.get(f'decided at {name} only', 0))} decided at {name} only" for name in names]
+    return f"carries over where decided: {same} of {n} comparisons give the same verdict, none reverses; " + ", ".join(only)
