@@ -323,6 +323,8 @@ def test_depth_claims_and_carry_over_against_welch_by_hand():
     assert table["LAFS: 3 vs 1 hidden"] == "decided at width 100 only"
     assert table["FA: 3 vs 1 hidden"] == "decided at width 800 only"
     assert table["BP: 3 vs 1 hidden"] == "same"
+    size = carry_over(ref.reset_index(), other).set_index("claim")["size"]
+    assert size["DFA, 3 hidden vs BP, 1 hidden"] == "changes" and size["BP: 3 vs 1 hidden"] == "overlaps"
     with pytest.raises(ValueError, match="do not list the same comparisons"):
         carry_over(ref.reset_index(), other.iloc[:-1])
 
@@ -330,12 +332,18 @@ def test_depth_claims_and_carry_over_against_welch_by_hand():
 def test_carry_verdict_words():
     from dfa_lafs.protocol import carry_verdict
 
-    def table(*agreements):
-        return pd.DataFrame({"claim": [f"c{i}" for i in range(len(agreements))], "agreement": agreements})
+    def table(*agreements, size=None):
+        n = len(agreements)
+        return pd.DataFrame({"claim": [f"c{i}" for i in range(n)], "agreement": agreements,
+                             "size": size or ["overlaps"] * n, "diff (width 100)": [-0.026] * n,
+                             "diff (width 800)": [-0.004] * n})
 
-    assert carry_verdict(table("same", "same")) == "carries over: all 2 comparisons give the same verdict"
+    assert carry_verdict(table("same", "same")) == "the verdicts carry over: all 2 comparisons give the same verdict"
     assert carry_verdict(table("same", "decided at width 100 only", "same")) == (
-        "carries over where decided: 2 of 3 comparisons give the same verdict, none reverses; "
+        "the verdicts carry over where decided: 2 of 3 comparisons give the same verdict, none reverses, "
         "1 decided at width 100 only, 0 decided at width 800 only")
     assert carry_verdict(table("same", "opposite", "decided at width 800 only")) == (
         "does not carry over: 1 of 3 comparisons reverse (c1)")
+    assert carry_verdict(table("same", "same", size=["changes", "overlaps"])) == (
+        "the verdicts carry over: all 2 comparisons give the same verdict; but the size changes "
+        "(95% intervals apart) in 1: c0 -2.60 -> -0.40 points")

@@ -12,7 +12,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 VERDICTS = ("v_readouts", "v_alignment", "v_thesis", "v_condition", "v_open", "v_depth", "v_linear", "v_long",
-            "v_robust")
+            "v_robust", "v_width")
 
 
 def glued(notebook: Path) -> dict[str, str]:

@@ -184,7 +184,9 @@ def carry_over(reference: pd.DataFrame, other: pd.DataFrame, names: tuple[str, s
 
     `agreement` is "same" (the same words), "opposite" (a difference in one direction at one
     width and the other direction at the other), or "decided at <name> only" (one side's
-    interval straddles 0: it neither confirms nor contradicts the other).
+    interval straddles 0: it neither confirms nor contradicts the other). `size` is "changes"
+    where the two 95% intervals of the difference do not overlap, else "overlaps": the same
+    verdict can hide a difference that grew or shrank several-fold.
     """
     joined = reference.merge(other, on="claim", suffixes=(f" ({names[0]})", f" ({names[1]})"), validate="one_to_one")
     if len(joined) != len(reference) or len(joined) != len(other):
@@ -200,17 +202,30 @@ def carry_over(reference: pd.DataFrame, other: pd.DataFrame, names: tuple[str, s
         else:
             agreement.append("opposite")
     joined["agreement"] = agreement
+    low_a, high_a, low_b, high_b = (joined[f"{bound} ({name})"] for name in names for bound in ("low", "high"))
+    # Two 95% intervals that do not overlap: a conservative sign that the size of the difference changed.
+    joined["size"] = ["changes" if hb < la or lb > ha else "overlaps"
+                      for la, ha, lb, hb in zip(low_a, high_a, low_b, high_b)]
     return joined
 
 
 def carry_verdict(table: pd.DataFrame, names: tuple[str, str] = ("width 100", "width 800")) -> str:
-    """Words for a `carry_over` table: does any verdict reverse, and how many are decided at one width only."""
+    """Words for a `carry_over` table: does any verdict reverse, how many are decided at one width
+    only, and which differences change size (in percentage points, from the first width to the second)."""
     counts = table["agreement"].value_counts()
     n, same, opposite = len(table), int(counts.get("same", 0)), int(counts.get("opposite", 0))
     if opposite:
         reversed_ = "; ".join(table[table["agreement"] == "opposite"]["claim"])
-        return f"does not carry over: {opposite} of {n} comparisons reverse ({reversed_})"
-    if same == n:
-        return f"carries over: all {n} comparisons give the same verdict"
-    only = [f"{int(counts.get(f'decided at {name} only', 0))} decided at {name} only" for name in names]
-    return f"carries over where decided: {same} of {n} comparisons give the same verdict, none reverses; " + ", ".join(only)
+        words = f"does not carry over: {opposite} of {n} comparisons reverse ({reversed_})"
+    elif same == n:
+        words = f"the verdicts carry over: all {n} comparisons give the same verdict"
+    else:
+        only = [f"{int(counts.get(f'decided at {name} only', 0))} decided at {name} only" for name in names]
+        words = (f"the verdicts carry over where decided: {same} of {n} comparisons give the same verdict, none "
+                 f"reverses, " + ", ".join(only))
+    changed = table[table["size"] == "changes"] if "size" in table else table.iloc[:0]
+    if len(changed):
+        words += f"; but the size changes (95% intervals apart) in {len(changed)}: " + "; ".join(
+            f"{row['claim']} {100 * row[f'diff ({names[0]})']:+.2f} -> {100 * row[f'diff ({names[1]})']:+.2f} points"
+            for _, row in changed.iterrows())
+    return words
