@@ -347,3 +347,19 @@ def test_carry_verdict_words():
     assert carry_verdict(table("same", "same", size=["changes", "overlaps"])) == (
         "the verdicts carry over: all 2 comparisons give the same verdict; but the size changes "
         "(95% intervals apart) in 1: c0 -2.60 -> -0.40 points")
+
+
+def test_runs_at_chosen_keeps_the_search_run_at_the_chosen_rate_and_every_seed_run():
+    from dfa_lafs.config import RunConfig
+    from dfa_lafs.protocol import runs_at_chosen
+    from dfa_lafs.results import Result
+
+    def result(lr, seed, val):
+        final = {"val/accuracy": val, "test/accuracy": val, "best_epoch": 3, "epochs_run": 5, "hit_cap": False}
+        return Result(RunConfig(rule="dfa", hidden=(8,), lr=lr, seed=seed, val_size=100, patience=2), {}, {}, {}, final)
+
+    search = {"a": result(0.1, 0, 0.90), "b": result(0.3, 0, 0.95)}
+    runs = runs_at_chosen(search, {"c": result(0.3, 1, 0.94), "d": result(0.3, 2, 0.93)})
+    assert list(zip(runs["lr"], runs["seed"])) == [(0.3, 0), (0.3, 1), (0.3, 2)]
+    with pytest.raises(ValueError, match="appears twice"):
+        runs_at_chosen(search, {"c": result(0.3, 0, 0.94)})

@@ -61,6 +61,18 @@ def choose_lr(runs: pd.DataFrame, by: tuple[str, ...] = ("rule", "depth")) -> pd
     return pd.DataFrame(out)
 
 
+def runs_at_chosen(search: Mapping[str, Result], seeds: Mapping[str, Result]) -> pd.DataFrame:
+    """The runs every comparison uses: each row's search run (seed 0) at its chosen lr, plus the
+    seed runs made at that lr (`seed_grid_yaml`). One row per run, `runs_table` columns."""
+    search_runs = runs_table(search)
+    lr_of = {(row["rule"], row["depth"]): row["lr"] for _, row in choose_lr(search_runs).iterrows()}
+    chosen = [lr_of[(r, d)] == lr for r, d, lr in zip(search_runs["rule"], search_runs["depth"], search_runs["lr"])]
+    runs = pd.concat([search_runs[chosen], runs_table(seeds)], ignore_index=True)
+    if runs.duplicated(["rule", "depth", "seed"]).any():
+        raise ValueError("a (rule, depth, seed) appears twice: the seed runs repeat a search run")
+    return runs
+
+
 def interval(values: Iterable[float], level: float = LEVEL) -> tuple[float, float, float, int]:
     """(mean, low, high, n): Student-t interval of the mean; NaN bounds with fewer than 2 values."""
     x = np.asarray(list(values), dtype=float)
@@ -153,25 +165,18 @@ def depth_claims(runs: pd.DataFrame, linear: Iterable[float], depths: tuple[int,
         return runs[(runs["rule"] == rule) & (runs["depth"] == depth)]["test_accuracy"]
 
     first, last = min(depths), max(depths)
-    rows = []
-    for rule in RULES:
-        for depth in depths:
-            if (rule, depth) != ("bp", first):
-                rows.append((f"{rule.upper()}, {depth} hidden vs BP, {first} hidden", acc(rule, depth), acc("bp", first),
-                             "beats", "falls short of"))
-    for rule in RULES:
-        rows.append((f"{rule.upper()}: {last} vs {first} hidden", acc(rule, last), acc(rule, first),
-                     "gains from depth", "loses with depth"))
-    for rule in RULES:
-        for depth in depths:
-            rows.append((f"{rule.upper()}, {depth} hidden vs linear", acc(rule, depth), linear,
-                         "beats", "falls short of"))
+    versus = ("beats", "falls short of", UNDECIDED[0])
+    rows = [(f"{rule.upper()}, {depth} hidden vs BP, {first} hidden", acc(rule, depth), acc("bp", first), versus)
+            for rule in RULES for depth in depths if (rule, depth) != ("bp", first)]
+    rows += [(f"{rule.upper()}: {last} vs {first} hidden", acc(rule, last), acc(rule, first),
+              ("gains from depth", "loses with depth", UNDECIDED[1])) for rule in RULES]
+    rows += [(f"{rule.upper()}, {depth} hidden vs linear", acc(rule, depth), linear, versus)
+             for rule in RULES for depth in depths]
     out = []
-    for claim, a, b, better, worse in rows:
+    for claim, a, b, (better, worse, neither) in rows:
         c = welch(a, b)
         word = verdict(c, better, worse)
-        if word == "is not distinguishable from" and better == "gains from depth":
-            word = "no detectable change"
+        word = neither if word == UNDECIDED[0] else word
         out.append({"claim": claim, "diff": c["diff"], "low": c["low"], "high": c["high"], "n_a": c["n_a"],
                     "n_b": c["n_b"], "verdict": word})
     return pd.DataFrame(out)
@@ -223,7 +228,7 @@ def carry_verdict(table: pd.DataFrame, names: tuple[str, str] = ("width 100", "w
         only = [f"{int(counts.get(f'decided at {name} only', 0))} decided at {name} only" for name in names]
         words = (f"the verdicts carry over where decided: {same} of {n} comparisons give the same verdict, none "
                  f"reverses, " + ", ".join(only))
-    changed = table[table["size"] == "changes"] if "size" in table else table.iloc[:0]
+    changed = table[table["size"] == "changes"]
     if len(changed):
         words += f"; but the size changes (95% intervals apart) in {len(changed)}: " + "; ".join(
             f"{row['claim']} {100 * row[f'diff ({names[0]})']:+.2f} -> {100 * row[f'diff ({names[1]})']:+.2f} points"
