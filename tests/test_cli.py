@@ -147,3 +147,115 @@ def test_sweep_flags_are_checked(tmp_path, capsys):
     assert "argument --workers: must be an int >= 1" in one_line_error(capsys)
     assert main(["sweep", str(tmp_path / "none.yaml")]) == 2
     assert one_line_error(capsys) == f"error: grid file {tmp_path / 'none.yaml'} does not exist"
+
+
+# --- issue 18: outputs, stored results, flags named, the environment, start-up ----------------------
+
+def test_out_dash_writes_the_result_to_standard_output(tmp_path, data_root, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ckpt = tmp_path / "run.ckpt"
+    assert main(["train", "--data-root", data_root, *TINY, "--out", "-", "--checkpoint", str(ckpt)]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["config"]["rule"] == "dfa" and "sha256" in result
+    assert "wrote the result to standard output" in captured.err
+    assert list(tmp_path.iterdir()) == []  # no file named '-', and the checkpoint is gone
+
+
+def test_out_with_a_trailing_slash_is_a_folder(tmp_path, data_root, capsys):
+    assert main(["train", "--data-root", data_root, *TINY, "--out", str(tmp_path / "newdir") + "/"]) == 2
+    assert "is a folder; give a file path such as" in one_line_error(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_train_replaces_a_stored_result_only_when_asked(tmp_path, data_root, capsys, monkeypatch):
+    from dfa_lafs import Result, RunConfig
+    from dfa_lafs.results import code_hash
+
+    monkeypatch.setenv("DFA_LAFS_RESULTS", str(tmp_path))
+    stored = Result(RunConfig(), {"step": [0]}, {}, {"code_hash": code_hash()}).save(tmp_path / "figure1" / "dfa.json")
+    before = stored.read_bytes()
+    assert main(["train", "--data-root", data_root, *TINY, "--out", str(stored)]) == 2
+    assert f"result file {stored} is a stored result under {tmp_path}" in one_line_error(capsys)
+    assert stored.read_bytes() == before
+    assert main(["train", "--data-root", data_root, *TINY, "--out", str(stored), "--replace-stored"]) == 0
+    assert stored.read_bytes() != before
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--lr", "1e308"], "lr 1e+308 does not fit in float32 (largest 3.4e+38); use a smaller lr or dtype float64 "
+                        "(--lr)"),
+    (["--lr", "1e-50"], "lr 1e-50 rounds to 0 in float32"),
+    (["--feedback-scale", "1e39"], "(--feedback-scale)"),
+    (["--patience", "2"], "patience=2 needs a validation split: set val_size > 0 (e.g. 10000), or patience=0 to "
+                          "train all epochs (--patience, --val-size)"),
+    (["--feedback-scale", "1e30", "--activation", "relu"],
+     "try a smaller feedback_scale (--feedback-scale, 1e+30 here, default 1)"),
+])
+def test_errors_name_the_flag_to_change(tmp_path, data_root, capsys, flags, message):
+    out = tmp_path / "r.json"
+    assert main(["train", "--data-root", data_root, *TINY, *flags, "--out", str(out)]) == 2
+    assert message in one_line_error(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("value, traceback", [("false", False), ("no", False), ("0", False), ("off", False),
+                                              ("", False), ("1", True), ("TRUE", True), ("yes", True)])
+def test_dfa_lafs_traceback_reads_yes_and_no(tmp_path, capsys, monkeypatch, value, traceback):
+    monkeypatch.setenv("DFA_LAFS_TRACEBACK", value)
+    args = ["train", *TINY, "--lr", "-1", "--out", str(tmp_path / "r.json")]
+    if traceback:
+        with pytest.raises(ValueError, match="lr must be > 0"):
+            main(args)
+    else:
+        assert main(args) == 2 and "lr must be > 0" in one_line_error(capsys)
+
+
+def test_dfa_lafs_traceback_neither_yes_nor_no_is_an_error_naming_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DFA_LAFS_TRACEBACK", "maybe")
+    assert main(["train", *TINY, "--out", str(tmp_path / "r.json")]) == 2
+    assert one_line_error(capsys) == ("error: DFA_LAFS_TRACEBACK='maybe' is not a yes/no value: use 1, true, yes, on "
+                                      "or 0, false, no, off (empty means off)")
+
+
+CTRL_C_AT_IMPORT = r"""
+import os, signal, sys
+class CtrlC:  # SIGINT while `import torch` runs, the slow part of starting
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["dfa_lafs", "train", "--help"]
+import runpy
+runpy.run_module("dfa_lafs", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_ctrl_c_while_starting_is_one_line(tmp_path):
+    """`python -m dfa_lafs`, interrupted while torch is imported: deterministic, the signal is sent by the import."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CTRL_C_AT_IMPORT], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (130, "interrupted while starting: nothing was run\n"), done.stderr
+
+
+def test_importing_the_package_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, dfa_lafs; print('torch' in sys.modules); from dfa_lafs import RunConfig; print(RunConfig().rule)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["False", "dfa"], done.stderr
+
+
+def test_check_prints_the_code_hash_lineage_and_differences(tmp_path, capsys):
+    from dfa_lafs.results import code_hash
+
+    code = main(["check", "--results", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert out.startswith(f"training-code hash: {code_hash()}\n") and "accepts results made by:" in out
+    assert f"stored results in {tmp_path}: cannot compare with the repository" in out and code == 0

@@ -67,3 +67,48 @@ def test_softmax_regression_is_bp_without_hidden_layers():
 def test_frozen():
     with pytest.raises(Exception):
         RunConfig().lr = 1.0
+
+
+def test_numpy_numbers_are_accepted_and_give_the_same_key():
+    import numpy as np
+
+    plain = RunConfig(lr=0.5, momentum=0.5, epochs=3, hidden=(8, 4), seed=1, train_size=100)
+    from_numpy = RunConfig(lr=np.float32(0.5), momentum=np.float64(0.5), epochs=np.int64(3),
+                           hidden=(np.int64(8), np.int32(4)), seed=np.int16(1), train_size=np.uint32(100))
+    assert from_numpy == plain and from_numpy.key() == plain.key()
+    assert type(from_numpy.lr) is float and type(from_numpy.epochs) is int and type(from_numpy.hidden[0]) is int
+    assert RunConfig(lr=1).lr == 1 and type(RunConfig(lr=1).lr) is int  # Python values untouched: stored keys stay
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"lr": 1e308}, "lr 1e+308 does not fit in float32 (largest 3.4e+38); use a smaller lr or dtype float64"),
+    ({"lr": 1e-50}, "lr 1e-50 rounds to 0 in float32"),
+    ({"init_scale": 1e39}, "init_scale 1e+39 does not fit in float32"),
+    ({"feedback_scale": 1e39}, "feedback_scale 1e+39 does not fit in float32"),
+    ({"lr": 1e-330, "dtype": "float64"}, "lr must be > 0"),
+    ({"lr": "0.1"}, "lr must be a number, got str '0.1'"),
+])
+def test_values_the_run_cannot_represent_are_refused(changes, message):
+    with pytest.raises(ValueError) as err:
+        RunConfig(**changes)
+    assert message in str(err.value)
+    assert RunConfig(lr=1e308, dtype="float64").lr == 1e308
+
+
+def test_a_refusal_names_the_fields_at_fault():
+    from dfa_lafs.checks import ArgumentError
+
+    for changes, fields in [({"lr": -1}, ("lr",)), ({"hidden": (8, 0)}, ("hidden",)),
+                            ({"patience": 2}, ("patience", "val_size")), ({"rule": "dfa", "hidden": ()},
+                                                                         ("rule", "hidden"))]:
+        with pytest.raises(ArgumentError) as err:
+            RunConfig(**changes)
+        assert err.value.fields == fields
+
+
+def test_divergence_hint_names_the_settings_above_their_defaults():
+    assert RunConfig().divergence_hint() == "try a smaller lr (--lr, 0.1 here, default 0.1)"
+    hint = RunConfig(feedback_scale=1e30, lr=0.5).divergence_hint()
+    assert hint.startswith("try a smaller feedback_scale (--feedback-scale, 1e+30 here, default 1) or lr (--lr")
+    assert "feedback_scale" not in RunConfig(rule="bp", feedback_scale=1e30).divergence_hint()
+    assert "momentum (--momentum, 0.9 here" in RunConfig(momentum=0.9).divergence_hint()

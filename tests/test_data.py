@@ -1,5 +1,7 @@
+import errno
 import gzip
 import hashlib
+import os
 import shutil
 import struct
 from pathlib import Path
@@ -158,3 +160,39 @@ def test_fashion_mnist_from_debian_package(tmp_path):
     assert split.x.shape == (10000, 784)
     assert torch.bincount(split.labels).tolist() == [1000] * 10
     assert not (tmp_path / "FashionMNIST").exists()
+
+
+@pytest.mark.parametrize("number, words", [(errno.ENOSPC, "no space left on the device that holds"),
+                                           (errno.EDQUOT, "disk quota exceeded")])
+def test_a_full_disk_while_decompressing_blames_the_disk_not_the_archive(data_root, monkeypatch, tmp_path, number,
+                                                                         words):
+    """The archive is fine: the message names the cache folder and the cause, and never says to delete it."""
+    offline(monkeypatch)
+    folder = copy_mnist(data_root, tmp_path)
+    with open(folder / "train-labels-idx1-ubyte", "rb") as src, gzip.open(folder / "train-labels-idx1-ubyte.gz",
+                                                                          "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    (folder / "train-labels-idx1-ubyte").unlink()
+    real = shutil.copyfileobj
+
+    def full(src, dst, *args):
+        if getattr(src, "name", "").endswith(".gz"):  # the decompression's writes fail, as on a full disk
+            raise OSError(number, os.strerror(number))
+        return real(src, dst, *args)
+
+    monkeypatch.setattr(shutil, "copyfileobj", full)
+    with pytest.raises(DataError) as err:
+        ensure_files("mnist", tmp_path)
+    message = str(err.value)
+    assert message.startswith(f"cannot decompress {folder / 'train-labels-idx1-ubyte.gz'}: cannot write "
+                              f"{data.cache_folder('mnist') / 'train-labels-idx1-ubyte'}: {words}"), message
+    assert "DFA_LAFS_CACHE" in message and "delete" not in message
+    assert (folder / "train-labels-idx1-ubyte.gz").exists() and not list(data.cache_folder("mnist").iterdir())
+
+
+def test_empty_environment_variables_mean_unset(monkeypatch, tmp_path):
+    monkeypatch.setenv("DFA_LAFS_DATA", "")
+    monkeypatch.setenv("DFA_LAFS_CACHE", " ")
+    monkeypatch.setattr(data, "DEFAULT_ROOT", tmp_path / "default")
+    assert data.resolve_root() == tmp_path / "default"
+    assert data.cache_folder("mnist") == tmp_path / "default" / "extracted" / "MNIST"

@@ -50,18 +50,18 @@ if fault.startswith("kill-at-replace:"):  # SIGKILL instead of the n-th rename o
     os.replace = replace
 elif fault.startswith("slow-steps:"):  # each training step takes this long, so a signal lands mid-run
     import dfa_lafs.train as train
-    delay, real_step = float(fault.split(":")[1]), train.train_step
+    delay, real_step = float(fault.split(":")[1]), train.update
     def slow(*args, **kwargs):
         time.sleep(delay)
         return real_step(*args, **kwargs)
-    train.train_step = slow
+    train.update = slow
 from dfa_lafs.cli import main
 if fault == "batch":  # several invocations in one process: [[args], ...] -> [[code, stderr], ...] on stdout
     import contextlib, io
     outcomes = []
     for args in json.loads(sys.argv[1]):
         err = io.StringIO()
-        with contextlib.redirect_stderr(err):
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             code = main(args)
         outcomes.append([code, err.getvalue()])
     print(json.dumps(outcomes))

@@ -108,3 +108,31 @@ def test_angle_of_nan_is_nan_not_perfect_alignment():
     assert math.isnan(angle_flat(nan, nan))
     assert math.isnan(angle_flat(torch.ones(3, 4), nan))
     assert math.isnan(angle_flat(torch.zeros(3), torch.ones(3)))
+
+
+@pytest.mark.parametrize("epochs, batch_size, seed, message", [
+    (-3, 32, 0, "epochs must be a positive int, got -3"),
+    (0, 32, 0, "epochs must be a positive int, got 0"),  # an untrained baseline would fake every angle to it
+    (2.5, 32, 0, "epochs must be a positive int, got 2.5"),
+    (1, 0, 0, "batch_size must be a positive int, got 0"),
+    (1, 32, -1, "seed must be a non-negative int, got -1"),
+])
+def test_linear_baseline_refuses_what_would_leave_it_untrained(epochs, batch_size, seed, message):
+    x, y = _data(n=50)
+    with pytest.raises(ValueError) as err:
+        LinearBaseline.fit(x, y, epochs, batch_size, seed)
+    assert message in str(err.value)
+
+
+def test_linear_baseline_refuses_labels_and_nan_and_takes_numpy_ints():
+    import numpy as np
+
+    x, y = _data(n=50)
+    with pytest.raises(ValueError, match="these look like integer labels"):
+        LinearBaseline.fit(x, y.argmax(1), 1, 8, 0)
+    bad = x.clone()
+    bad[0, 0] = math.nan
+    with pytest.raises(ValueError, match="x holds NaN or infinite values"):
+        LinearBaseline.fit(bad, y, 1, 8, 0)
+    ours = LinearBaseline.fit(x, y, np.int64(1), np.int64(8), np.int32(0))
+    assert torch.equal(ours.W, LinearBaseline.fit(x, y, 1, 8, 0).W)

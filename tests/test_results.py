@@ -53,7 +53,7 @@ def test_layout_comments_and_docstrings_keep_results_fresh(package, module, old,
 
 
 @pytest.mark.parametrize("module, old, new", [
-    ("rules.py", "return e / logits.shape[0] if", "return e * logits.shape[0] if"),
+    ("rules.py", "return e / logits.shape[0]\n", "return e * logits.shape[0]\n"),
     ("rules.py", 'if rule == "dfa":\n        return [e_y] * len(net.B)', 'if rule == "dfa":\n        return [-e_y] * len(net.B)'),
     ("model.py", "import torch\n", "import torch\nSCALE = 2\n"),
     ("train.py", "FINITE_CHECK_EVERY = 50", "FINITE_CHECK_EVERY = 51"),

@@ -156,3 +156,112 @@ def test_sgd_matches_torch_optim(momentum):
         train_step("bp", net, opt, x, y, "mean")
         for p, q in zip(params, net.W + net.b):
             torch.testing.assert_close(p.detach(), q, rtol=1e-10, atol=1e-12)
+
+
+# --- the public functions check their arguments (issue 18) -------------------------------------------
+
+def batch32(n=9):
+    net, x, y = make((7, 6), "tanh", "dfa", n=n)
+    return net, x.clone(), y, y.argmax(1)
+
+
+@pytest.mark.parametrize("call", [
+    lambda net, x, y: train_step("dfaa", net, SGD(net, 0.1), x, y, "mean"),
+    lambda net, x, y: train_step("DFA", net, SGD(net, 0.1), x, y, "mean"),
+    lambda net, x, y: deltas("hebb", net, net.forward(x), y, "mean"),
+    lambda net, x, y: gradients("dfaa", net, x, y),
+])
+def test_an_unknown_rule_is_refused_not_trained_as_feedback_alignment(call):
+    net, x, y, _ = batch32()
+    before = [W.clone() for W in net.W]
+    with pytest.raises(ValueError, match=r"rule must be one of bp, fa, dfa, lafs; got '(dfaa|DFA|hebb)'"):
+        call(net, x, y)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.W))
+
+
+@pytest.mark.parametrize("reduction", ["avg", "MEAN", None])
+def test_an_unknown_reduction_is_refused_not_treated_as_sum(reduction):
+    from dfa_lafs.rules import softmax_error
+
+    net, x, y, _ = batch32()
+    with pytest.raises(ValueError, match="reduction must be one of mean, sum"):
+        train_step("dfa", net, SGD(net, 0.1), x, y, reduction)
+    with pytest.raises(ValueError, match="reduction must be one of mean, sum"):
+        softmax_error(net.forward(x)[-1], y, reduction)
+
+
+@pytest.mark.parametrize("lr, momentum, message", [
+    (float("nan"), 0.0, "lr must be > 0, got nan"), (float("inf"), 0.0, "lr must be finite"),
+    (0.0, 0.0, "lr must be > 0"), (-0.1, 0.0, "lr must be > 0"), ("0.1", 0.0, "lr must be a number, got str"),
+    (True, 0.0, "lr must be a number"), (0.1, 2.0, "momentum must be a number in [0, 1)"),
+    (0.1, 1.0, "momentum must be a number in [0, 1)"), (0.1, -0.5, "momentum must be"),
+    (0.1, float("nan"), "momentum must be"),
+])
+def test_sgd_refuses_what_runconfig_refuses(lr, momentum, message):
+    net, _, _, _ = batch32()
+    with pytest.raises(ValueError) as err:
+        SGD(net, lr, momentum)
+    assert message in str(err.value)
+
+
+def test_numpy_numbers_are_numbers():
+    net, x, y, _ = batch32()
+    opt = SGD(net, np.float64(0.1), np.float32(0.5))
+    assert (opt.lr, opt.momentum) == (0.1, 0.5) and type(opt.lr) is float
+    train_step("dfa", net, opt, x, y, "mean")
+
+
+@pytest.mark.parametrize("value, message", [(float("nan"), "x holds 1 NaN or infinite value"),
+                                            (float("inf"), "x holds 1 NaN or infinite value")])
+def test_a_non_finite_input_is_refused_before_any_weight_changes(value, message):
+    net, x, y, _ = batch32()
+    x[3, 5] = value
+    before = [W.clone() for W in net.W]
+    with pytest.raises(ValueError, match=message):
+        train_step("dfa", net, SGD(net, 0.1), x, y, "mean")
+    with pytest.raises(ValueError, match=message):
+        gradients("lafs", net, x, y)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.W))
+
+
+def test_an_input_that_requires_grad_is_used_for_its_values_and_the_weights_stay_out_of_any_graph():
+    """Detached, like torch.optim's step (run under no_grad): the update is the same as for the plain
+    input, and the weights are still leaves that require no grad, so no graph grows step after step."""
+    net, x, y, _ = batch32()
+    twin, _, _, _ = batch32()
+    train_step("dfa", net, SGD(net, 0.1, 0.9), x.clone().requires_grad_(), y, "mean")
+    train_step("dfa", twin, SGD(twin, 0.1, 0.9), x, y, "mean")
+    for W, V in zip(net.W + net.b, twin.W + twin.b):
+        assert W.grad_fn is None and not W.requires_grad
+        assert torch.equal(W, V)
+    dW, _ = gradients("dfa", net, x.clone().requires_grad_(), y)
+    assert all(g.grad_fn is None for g in dW)
+    hs = net.forward(x.clone().requires_grad_())
+    SGD(net, 0.1).step(deltas("dfa", net, hs, y, "mean"), hs)  # updates that carry a graph
+    assert all(W.grad_fn is None for W in net.W)
+
+
+@pytest.mark.parametrize("n", [9, 4])  # n = 4 = d_y: labels (4,) would broadcast against (4, 4) silently
+def test_integer_labels_where_one_hot_targets_are_due_say_so(n):
+    net, x, y, labels = batch32(n)
+    for call in (lambda: train_step("dfa", net, SGD(net, 0.1), x, labels, "mean"),
+                 lambda: gradients("dfa", net, x, labels),
+                 lambda: deltas("lafs", net, net.forward(x), labels, "mean")):
+        with pytest.raises(ValueError, match=rf"y must be one-hot targets of shape \({n}, 4\) \(n, d_y\), got "
+                                             rf"\({n},\): these look like integer labels; pass "
+                                             rf"torch.nn.functional.one_hot\(y, 4\)"):
+            call()
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda x, y: (x[:, :5], y), r"x must be a batch of inputs of shape \(n, 8\), got \(9, 5\)"),
+    (lambda x, y: (x[0], y[0]), r"x must be a batch of inputs of shape \(n, 8\), got \(8,\)"),
+    (lambda x, y: (x.float(), y), "x is torch.float32 on cpu, the weights are torch.float64 on cpu"),
+    (lambda x, y: (x, y[:8]), r"y must be one-hot targets of shape \(9, 4\) \(n, d_y\), got \(8, 4\)"),
+    (lambda x, y: (x.numpy(), y), r"x must be a batch of inputs of shape \(n, 8\), got ndarray"),
+])
+def test_a_batch_of_the_wrong_shape_dtype_or_type_names_the_argument(change, message):
+    net, x, y, _ = batch32()
+    x, y = change(x, y)
+    with pytest.raises(ValueError, match=message):
+        train_step("dfa", net, SGD(net, 0.1), x, y, "mean")

@@ -264,3 +264,94 @@ def test_an_unwritable_sweep_folder_is_one_line(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(ValueError, match="sweep folder .* cannot be written: .* is a file, not a folder"):
         run_sweep(GOOD, tmp_path / "file" / "out", workers=1, progress=False)
+
+
+# --- strict grid files, their size, and where a sweep writes (issue 18) -----------------------------
+
+@pytest.mark.parametrize("text, line, key", [
+    ("name: d\nbase: {epochs: 1}\ngrid: {lr: [0.1]}\nbase: {epochs: 20}\n", 4, "base"),
+    ("name: d\ngrid:\n  lr: [0.1, 0.3]\n  lr: [1.0]\n", 4, "lr"),
+    ("name: d\nbase:\n  epochs: 1\n  epochs: 5\ngrid: {lr: [0.1]}\n", 4, "epochs"),
+    ("name: d\npoints:\n  - {lr: 0.1, lr: 0.3}\n", 3, "lr"),
+])
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path, text, line, key):
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(GridError, match=rf"^{path}, line {line}: key '{key}' appears twice in one mapping \(first "
+                                        rf"on line \d\); YAML would keep only the last: remove one$"):
+        load_grid(path)
+
+
+def test_a_merge_key_may_be_overridden_and_other_yaml_errors_stay_one_line(tmp_path):
+    path = tmp_path / "merge.yaml"
+    path.write_text("name: m\nbase: &b {epochs: 1, hidden: [8]}\npoints:\n  - {<<: *b, epochs: 2}\n")
+    assert load_grid(path).points[0].config.epochs == 2
+    path.write_text("name: n\nbase: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(GridError, match=f"^{path} is nested too deeply to be a grid file$"):
+        load_grid(path)
+
+
+def test_a_large_grid_is_counted_before_any_point_is_checked_and_refused_unless_confirmed(tmp_path, monkeypatch):
+    from dfa_lafs.sweep import MAX_POINTS, count_points, grid as grid_module
+
+    huge = {"grid": {name: list(range(1, 11)) for name in ("seed", "epochs", "batch_size", "eval_size",
+                                                            "probe_size", "record_points", "noise_points")}}
+    monkeypatch.setattr(grid_module, "_build_points", lambda *a: pytest.fail("points were checked"))
+    assert count_points(huge) == 10_000_000
+    with pytest.raises(GridError, match=r"the grid has 10,000,000 points, more than 1,000 .* --allow-large"):
+        load_grid(huge)
+    union = {"grid": [{"seed": list(range(600))}, {"seed": list(range(600, 1200))}], "points": [{"seed": 5000}]}
+    assert count_points(union) == 1201
+    monkeypatch.undo()
+    assert MAX_POINTS == 1000 and len(load_grid({"grid": {"seed": list(range(1000))}}).points) == 1000
+    assert len(load_grid({"grid": {"seed": list(range(1001))}}, allow_large=True).points) == 1001
+
+
+def test_the_sweep_command_prints_the_count_and_refuses_a_large_grid(tmp_path, capsys):
+    path = tmp_path / "big.yaml"
+    path.write_text(yaml.safe_dump({"name": "big", "grid": {"seed": list(range(1001))}}))
+    assert cli.main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == f"{path}: 1,001 points\n"
+    assert captured.err.startswith(f"error: {path}: the grid has 1,001 points, more than 1,000")
+    assert "\n" not in captured.err.strip()
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_sweep_without_out_writes_under_dfa_lafs_results(tmp_path, monkeypatch):
+    fake_runner(monkeypatch)
+    monkeypatch.setenv("DFA_LAFS_RESULTS", str(tmp_path / "stored"))
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")  # the default used to be results/sweeps/<name> under the current folder
+    report = run_sweep({"name": "env", "base": TINY, "grid": {"seed": [0]}}, workers=1, progress=False)
+    assert report.out_dir == tmp_path / "stored" / "sweeps" / "env" and len(report.ran) == 1
+    assert (tmp_path / "stored" / "sweeps" / "env" / f"{report.ran[0]}.json").exists()
+    assert list((tmp_path / "cwd").iterdir()) == []
+
+
+def test_a_stale_stored_point_is_replaced_only_when_asked(tmp_path, monkeypatch):
+    fake_runner(monkeypatch)
+    monkeypatch.setenv("DFA_LAFS_RESULTS", str(tmp_path / "results"))
+    grid = {"name": "s", "base": TINY, "grid": {"seed": [0, 1]}}
+    out = tmp_path / "results" / "sweeps" / "s"
+    run_sweep(grid, out, workers=1, progress=False)
+    point = out / f"{load_grid(grid).points[0].id}.json"
+    stale = json.loads(point.read_text())
+    point.write_text(json.dumps({**stale, "code_hash": "0" * 16}))
+    before = point.read_bytes()
+    with pytest.raises(ValueError, match=rf"point .*'s result {point} is a stored result under"):
+        run_sweep(grid, out, workers=1, progress=False)
+    assert point.read_bytes() == before
+    report = run_sweep(grid, out, workers=1, progress=False, replace_stored=True)
+    assert report.ran == [point.stem] and point.read_bytes() != before
+
+
+def test_a_point_result_nested_too_deeply_is_redone_not_fatal(tmp_path, monkeypatch):
+    fake_runner(monkeypatch)
+    grid = {"base": TINY, "grid": {"seed": [0]}}
+    point = load_grid(grid).points[0]
+    tmp_path.joinpath(f"{point.id}.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert run_sweep(grid, tmp_path, workers=1, progress=False).ran == [point.id]
+    (tmp_path / "_grid.json").write_text("[" * 100_000)
+    with pytest.raises(ResultError, match=f"{tmp_path / '_grid.json'} is nested too deeply to be a sweep record"):
+        load_sweep(tmp_path)

@@ -1,16 +1,15 @@
-"""Command line: `python -m dfa_lafs {train,figure1,sweep,regenerate} ...`.
+"""Command line: `python -m dfa_lafs {train,figure1,sweep,regenerate,check} ...`.
 
 Thin by design: it parses flags into a RunConfig and calls the library. Every error a user
-can cause is one line on stderr (exit 2) that names the value or path at fault; the
-traceback is behind `--traceback` (or DFA_LAFS_TRACEBACK=1). Ctrl-C or SIGTERM is one line
-too (exit 130), saying what was kept and how to resume.
+can cause is one line on stderr (exit 2) that names the value, flag or path at fault; the
+traceback is behind `--traceback` (or DFA_LAFS_TRACEBACK=1, true or yes). Ctrl-C or SIGTERM is
+one line too (exit 130), saying what was kept and how to resume.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import signal
 import sys
 import types
@@ -18,11 +17,13 @@ import typing
 import warnings
 from pathlib import Path
 
-from . import experiments
-from .config import RunConfig
+from . import env, experiments
+from .checks import ArgumentError
+from .config import RunConfig, flag_name
 
 _CONFIG_FIELDS = [f for f in dataclasses.fields(RunConfig) if f.repr]
-TRACEBACK_ENV = "DFA_LAFS_TRACEBACK"
+TRACEBACK_ENV = env.TRACEBACK
+REPLACE_HELP = "allow replacing a stored result under results/, which the book reads (refused without it)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,8 +92,13 @@ def add_config_flags(parser: argparse.ArgumentParser, defaults: RunConfig, exclu
 
 
 def config_from_args(args: argparse.Namespace, **fixed) -> RunConfig:
+    """The RunConfig of the flags; a refused value's message ends with the flag(s) to change."""
     values = {f.name: getattr(args, f.name) for f in _CONFIG_FIELDS if f.name not in fixed}
-    return RunConfig(**values, **fixed)
+    try:
+        return RunConfig(**values, **fixed)
+    except ArgumentError as err:
+        flags = [flag_name(name) for name in err.fields if name not in fixed]
+        raise ArgumentError(f"{err} ({', '.join(flags)})" if flags else str(err), err.fields) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", parents=[common], help="train one rule and save its result (JSON)")
     add_config_flags(train, RunConfig())
-    train.add_argument("--out", type=Path, required=True, help="result file to write (JSON)")
+    train.add_argument("--out", required=True, help="result file to write (JSON); - writes it to standard output")
     train.add_argument("--checkpoint", type=Path, help="checkpoint file: resume from it, save to it")
+    train.add_argument("--replace-stored", action="store_true", help=REPLACE_HELP)
     train.add_argument("--checkpoint-every", type=_positive_int, default=2000,
                        help="steps between checkpoints (default: 2000)")
     train.set_defaults(handler=_train)
@@ -115,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_flags(fig, experiments.figure1_configs()["dfa"], exclude=("rule",))
     fig.add_argument("--out-dir", type=Path, default=None,
                      help=f"(default: {experiments.FIGURE1_DIR}, which takes only the paper config)")
-    fig.add_argument("--force", action="store_true", help="re-run even if stored results are fresh")
+    fig.add_argument("--force", action="store_true", help="re-run even if stored results are fresh (and replace them)")
+    fig.add_argument("--replace-stored", action="store_true", help=REPLACE_HELP)
     fig.set_defaults(handler=_figure1)
 
     regen = sub.add_parser("regenerate", parents=[common],
@@ -129,13 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
                            help="run a grid of configs through the experiment notebook (papermill), resumably",
                            description="Run a YAML grid of runs, one experiment notebook per point; resumable.")
     add_sweep_arguments(sweep)
+
+    check = sub.add_parser("check", parents=[common],
+                           help="the training-code hash, its lineage, and stored results that differ from git HEAD")
+    check.add_argument("--results", default=None, help="stored results folder (default: $DFA_LAFS_RESULTS, else "
+                                                         "the repository's results/)")
+    check.set_defaults(handler=_check)
     return parser
 
 
 def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("grid", help="grid file (YAML): name, base, grid, points")
     parser.add_argument("--out", help="folder for this sweep's notebooks and results "
-                                      "(default: results/sweeps/<name>)")
+                                      "(default: $DFA_LAFS_RESULTS/sweeps/<name>, else the repository's "
+                                      "results/sweeps/<name>)")
     parser.add_argument("--workers", type=_positive_int, default=None,
                         help="local worker processes (default: one per core; 1 runs serially, without Dask)")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786, "
@@ -143,6 +158,9 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", help="dataset folder (default: $DFA_LAFS_DATA, else ~/.cache/dfa_lafs)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads per point (default: 1 when points run in parallel)")
+    parser.add_argument("--allow-large", action="store_true",
+                        help="run a grid of more than 1,000 points (refused without it)")
+    parser.add_argument("--replace-stored", action="store_true", help=REPLACE_HELP)
     parser.set_defaults(handler=_sweep)
 
 
@@ -152,14 +170,27 @@ def _train(args: argparse.Namespace) -> int:
     from .train import run
 
     cfg = config_from_args(args)
-    if args.checkpoint is not None and args.checkpoint.resolve() == args.out.resolve():
+    to_stdout = args.out == "-"
+    if args.checkpoint is not None and str(args.checkpoint) == "-":
+        raise ValueError("--checkpoint - : a checkpoint must be a file (only --out can be -, standard output)")
+    if not to_stdout and args.checkpoint is not None and args.checkpoint.resolve() == Path(args.out).resolve():
         raise ValueError(f"--checkpoint and --out are the same file ({args.out}); give two paths")
     args.on_interrupt = lambda: (f"progress saved in {args.checkpoint}; rerun the same command to resume"
                                  if args.checkpoint is not None and args.checkpoint.exists()
                                  else "nothing was saved (--checkpoint FILE makes a run resumable)")
     result = run(cfg, checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every, progress=not args.quiet,
-                 out=args.out)
-    print(f"{cfg.rule}: final test accuracy {result.final['test/accuracy']:.4f}; wrote {args.out}")
+                 out=None if to_stdout else args.out, replace_stored=args.replace_stored)
+    summary = f"{cfg.rule}: final test accuracy {result.final['test/accuracy']:.4f}"
+    if to_stdout:  # the result is the output; the summary goes with the progress bar, to stderr
+        sys.stdout.write(result.to_json())
+        sys.stdout.flush()
+        print(f"{summary}; wrote the result to standard output", file=sys.stderr)
+        if args.checkpoint is not None:
+            from .checkpoint import remove
+
+            remove(args.checkpoint)
+    else:
+        print(f"{summary}; wrote {args.out}")
     return 0
 
 
@@ -168,7 +199,8 @@ def _figure1(args: argparse.Namespace) -> int:
     changes = {f.name: getattr(cfg, f.name) for f in _CONFIG_FIELDS if f.name != "rule"}
     out_dir = args.out_dir or experiments.FIGURE1_DIR
     args.on_interrupt = f"progress saved in {out_dir}/*.ckpt; rerun the same command to resume"
-    results, paths = experiments.make_figure1(out_dir, force=args.force, progress=not args.quiet, **changes)
+    results, paths = experiments.make_figure1(out_dir, force=args.force, progress=not args.quiet,
+                                              replace_stored=args.replace_stored, **changes)
     for rule, result in results.items():
         print(_summary(rule, result))
     print("wrote " + ", ".join(str(p) for p in paths))
@@ -182,13 +214,44 @@ def _regenerate(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     """Run the sweep; 0 if every point has a result, 1 otherwise."""
-    from .sweep import run_sweep
+    from .sweep import count_points, run_sweep
 
+    count = count_points(args.grid)  # before the points are checked, which takes a while for a large grid
+    if not args.quiet:  # on stdout, so that an error stays the one line on stderr
+        print(f"{args.grid}: {count:,} point{'s' if count != 1 else ''}", flush=True)
     args.on_interrupt = "finished points are kept; rerun the same command to resume"
     report = run_sweep(args.grid, args.out, workers=args.workers, scheduler=args.scheduler,
-                       data_root=args.data_root, threads=args.threads, progress=not args.quiet)
+                       data_root=args.data_root, threads=args.threads, progress=not args.quiet,
+                       replace_stored=args.replace_stored, allow_large=args.allow_large)
     print(report.text(), file=sys.stderr if report.failed else sys.stdout)
     return 0 if report.ok else 1
+
+
+def _check(args: argparse.Namespace) -> int:
+    """Print the code hash and its lineage, stale stored results, and stored results that differ from git
+    HEAD; exit 1 if the lineage is malformed or any result is stale or differs."""
+    from .files import stored_results_root
+    from .lineage import describe, problems, unaccepted_results
+    from .repository import stored_differences
+
+    for line in describe():
+        print(line)
+    root = Path(args.results) if args.results else stored_results_root()
+    stale = unaccepted_results(root)
+    if stale:
+        print(f"stored results in {root}: {len(stale)} made by code this code does not accept (stale), e.g. "
+              f"{stale[0][0]} (code hash {stale[0][1]}): add a lineage entry if tests/test_reference_runs.py "
+              f"passes, else remake them (python -m dfa_lafs regenerate)")
+    differences = stored_differences(root)
+    if differences is None:
+        print(f"stored results in {root}: cannot compare with the repository (no git, or not a git repository)")
+    elif not differences:
+        print(f"stored results in {root}: every file is as committed in git HEAD")
+    else:
+        print(f"stored results in {root}: {len(differences)} file(s) differ from git HEAD:")
+        for path, how in differences:
+            print(f"  {how}: {path}")
+    return 1 if problems() or stale or differences else 0
 
 
 def _summary(rule: str, result) -> str:
@@ -205,9 +268,15 @@ def _summary(rule: str, result) -> str:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        show_traceback = args.traceback or env.flag(TRACEBACK_ENV)
     except SystemExit as done:  # --help, or a flag argparse refused (already printed on one line)
         return done.code or 0
-    show_traceback = args.traceback or os.environ.get(TRACEBACK_ENV, "") not in ("", "0")
+    except KeyboardInterrupt:  # Ctrl-C before any command started
+        print("interrupted: nothing was run", file=sys.stderr)
+        return 130
+    except ValueError as err:  # DFA_LAFS_TRACEBACK is neither yes nor no
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     previous = _terminate_as_interrupt()
     try:
         with warnings.catch_warnings():

@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
+import numbers
 import os
 from dataclasses import dataclass, field
 
 import torch
+
+from .checks import ArgumentError, choice, fits, fraction, integer, positive
 
 RULES = ("bp", "fa", "dfa", "lafs")
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
@@ -80,44 +82,59 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.hidden, (str, bytes)) or not hasattr(self.hidden, "__iter__"):
-            raise ValueError(f"hidden must be a sequence of layer widths such as (800, 800, 800) "
-                             f"or () for none, got {self.hidden!r}")
-        object.__setattr__(self, "hidden", tuple(self.hidden))
-        _choice("rule", self.rule, RULES)
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("activation", self.activation, ACTIVATIONS)
-        _choice("init", self.init, DISTRIBUTIONS)
-        _choice("feedback", self.feedback, DISTRIBUTIONS)
-        _choice("error_reduction", self.error_reduction, REDUCTIONS)
-        _choice("dtype", self.dtype, DTYPES)
-        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+            raise ArgumentError(f"hidden must be a sequence of layer widths such as (800, 800, 800) "
+                                f"or () for none, got {self.hidden!r}", ("hidden",))
+        object.__setattr__(self, "hidden", tuple(_plain(width) for width in self.hidden))
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _plain(getattr(self, f.name)))
+        choice("rule", self.rule, RULES)
+        choice("dataset", self.dataset, DATASETS)
+        choice("activation", self.activation, ACTIVATIONS)
+        choice("init", self.init, DISTRIBUTIONS)
+        choice("feedback", self.feedback, DISTRIBUTIONS)
+        choice("error_reduction", self.error_reduction, REDUCTIONS)
+        choice("dtype", self.dtype, DTYPES)
+        choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         for i, width in enumerate(self.hidden):
-            _positive_int(f"hidden[{i}] (a layer width)", width)
+            integer(f"hidden[{i}] (a layer width)", width)
         if not self.hidden and self.rule in DIRECT_RULES:
-            raise ValueError(f"rule {self.rule!r} needs at least one hidden layer (with hidden=() every rule "
-                             f"is backprop); use rule='bp' for a softmax regression")
+            raise ArgumentError(f"rule {self.rule!r} needs at least one hidden layer (with hidden=() every rule "
+                                f"is backprop); use rule='bp' for a softmax regression", ("rule", "hidden"))
         for name in ("batch_size", "epochs", "record_points", "eval_size", "probe_size"):
-            _positive_int(name, getattr(self, name))
+            integer(name, getattr(self, name))
         for name in ("val_size", "patience", "noise_points", "baseline_epochs", "seed", "control_seed_offset"):
-            _non_negative_int(name, getattr(self, name))
+            integer(name, getattr(self, name), minimum=0)
         if self.train_size is not None:
-            _positive_int("train_size", self.train_size)
+            integer("train_size", self.train_size)
         if self.patience and not self.val_size:
-            raise ValueError(f"patience={self.patience} needs a validation split: set val_size > 0 "
-                             f"(e.g. 10000), or patience=0 to train all epochs")
+            raise ArgumentError(f"patience={self.patience} needs a validation split: set val_size > 0 "
+                                f"(e.g. 10000), or patience=0 to train all epochs", ("patience", "val_size"))
         for name in ("lr", "init_scale", "feedback_scale"):
-            _positive_float(name, getattr(self, name))
-        if isinstance(self.momentum, bool) or not isinstance(self.momentum, (int, float)) \
-                or not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be a number in [0, 1), got {self.momentum!r}")
+            fits(name, positive(name, getattr(self, name)), self.dtype)
+        fraction("momentum", self.momentum)
         if self.data_root is not None and not isinstance(self.data_root, (str, os.PathLike)):
-            raise ValueError(f"data_root must be a folder path (str) or None, got {self.data_root!r}")
-        resolve_device(self.device)
+            raise ArgumentError(f"data_root must be a folder path (str) or None, got {self.data_root!r}",
+                                ("data_root",))
+        try:
+            resolve_device(self.device)
+        except ValueError as err:
+            raise ArgumentError(str(err), ("device",)) from None
 
     @property
     def depth(self) -> int:
         """Number of weight layers k (hidden layers + the output layer)."""
         return len(self.hidden) + 1
+
+    def divergence_hint(self) -> str:
+        """What to lower after this run diverged: every setting that scales the updates and is above
+        its default, largest departure first (lr when none is), with its flag."""
+        defaults = {"feedback_scale": 1.0, "init_scale": 1.0, "momentum": 0.0, "lr": 0.1}
+        ratio = {"feedback_scale": self.feedback_scale if self.rule in DIRECT_RULES else 0.0,
+                 "init_scale": self.init_scale, "momentum": 1 / (1 - self.momentum), "lr": self.lr / 0.1}
+        above = sorted((name for name in ratio if getattr(self, name) > defaults[name] and ratio[name] > 1),
+                       key=lambda name: -ratio[name]) or ["lr"]
+        return "try a smaller " + " or ".join(
+            f"{name} ({flag_name(name)}, {getattr(self, name):g} here, default {defaults[name]:g})" for name in above)
 
     def replace(self, **changes) -> RunConfig:
         """A copy with some fields changed, validated again."""
@@ -172,23 +189,17 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
-def _choice(name: str, value, options: tuple[str, ...]) -> None:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(options)}; got {value!r}")
+def flag_name(field_name: str) -> str:
+    """The command-line flag of a RunConfig field: feedback_scale -> --feedback-scale."""
+    return "--" + field_name.replace("_", "-")
 
 
-def _positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _non_negative_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
-
-
-def _positive_float(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+def _plain(value):
+    """numpy scalars as Python numbers (np.int64(3) -> 3); Python values unchanged, so keys stay as they were."""
+    if isinstance(value, bool) or type(value) in (int, float):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value

@@ -1,7 +1,7 @@
 """MNIST and Fashion-MNIST as tensors on the training device, checked against md5 sums.
 
 The root folder comes from the `root` argument, else the DFA_LAFS_DATA environment
-variable, else ~/.cache/dfa_lafs. It holds torchvision's layout (ROOT/MNIST/raw/...,
+variable (empty means unset, like every DFA_LAFS_* variable: see `env`), else ~/.cache/dfa_lafs. It holds torchvision's layout (ROOT/MNIST/raw/...,
 ROOT/FashionMNIST/raw/...) and is only read, never written, unless files must be downloaded.
 Each of the four idx files is taken, in this order, from:
 
@@ -30,8 +30,11 @@ from pathlib import Path
 
 import torch
 
-ENV_VAR = "DFA_LAFS_DATA"
-CACHE_ENV_VAR = "DFA_LAFS_CACHE"
+from . import env
+from .files import WRITE_ERRNOS, write_error
+
+ENV_VAR = env.DATA
+CACHE_ENV_VAR = env.CACHE
 DEFAULT_ROOT = Path.home() / ".cache" / "dfa_lafs"
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 # md5 of the uncompressed idx files. MNIST: the canonical sums (see shared/data/README.md).
@@ -77,9 +80,7 @@ def resolve_root(root: str | os.PathLike | None = None) -> Path:
     """The dataset root: the argument, else $DFA_LAFS_DATA, else ~/.cache/dfa_lafs."""
     if root is not None:
         return Path(root).expanduser()
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]).expanduser()
-    return DEFAULT_ROOT
+    return env.path(ENV_VAR) or DEFAULT_ROOT
 
 
 def raw_folder(dataset: str, root: str | os.PathLike | None = None) -> Path:
@@ -88,7 +89,7 @@ def raw_folder(dataset: str, root: str | os.PathLike | None = None) -> Path:
 
 def cache_folder(dataset: str) -> Path:
     """Where decompressed (and, for a read-only root, downloaded) files go; created if missing."""
-    base = Path(os.environ.get(CACHE_ENV_VAR) or DEFAULT_ROOT / "extracted").expanduser()
+    base = env.path(CACHE_ENV_VAR) or DEFAULT_ROOT / "extracted"
     for folder in (base / _TV_CLASS[dataset],
                    Path(tempfile.gettempdir()) / f"dfa_lafs-{os.getuid()}" / _TV_CLASS[dataset]):
         try:
@@ -148,8 +149,15 @@ def _find(dataset: str, name: str, raw: Path) -> Path | None:
 
 
 def _decompress(archive: Path, dst: Path, expected: str) -> Path:
-    """Decompress `archive` to `dst` atomically, if its content has the expected md5."""
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
+    """Decompress `archive` to `dst` atomically, if its content has the expected md5.
+
+    A failure to write (no space, a quota, a file-size limit) is said to be one, naming the
+    folder: the archive is fine, and deleting it would only lose it.
+    """
+    try:
+        fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".part")
+    except OSError as err:
+        raise DataError(f"cannot decompress {archive}: {write_error(err, dst)}") from None
     try:
         with os.fdopen(fd, "wb") as out, gzip.open(archive, "rb") as src:
             shutil.copyfileobj(src, out)
@@ -158,7 +166,13 @@ def _decompress(archive: Path, dst: Path, expected: str) -> Path:
             raise DataError(f"{archive} is corrupt (its content has md5 {got}, expected {expected}); "
                             f"delete it and load again to re-fetch it")
         os.replace(tmp, dst)
-    except (OSError, EOFError, zlib.error) as err:
+    except OSError as err:
+        if err.errno in WRITE_ERRNOS:
+            raise DataError(f"cannot decompress {archive}: {write_error(err, dst)} (or set {CACHE_ENV_VAR} to a "
+                            f"folder with room for the MNIST files, about 55 MB)") from None
+        raise DataError(f"{archive} cannot be decompressed ({type(err).__name__}: {_squash(err)}); "
+                        f"delete it and load again to re-fetch it") from None
+    except (EOFError, zlib.error) as err:
         raise DataError(f"{archive} cannot be decompressed ({type(err).__name__}: {_squash(err)}); "
                         f"delete it and load again to re-fetch it") from None
     finally:

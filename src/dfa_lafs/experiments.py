@@ -7,17 +7,15 @@ config or the training code has changed since. `python -m dfa_lafs regenerate` r
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .config import _PLACE_FIELDS, RunConfig, field_names, paper_config
-from .files import check_writable
+from .files import REPO_ROOT, check_result_path, check_writable, stored_results_root
 from .plots import figure1, save_figure
 from .results import Result, ResultError, load_result
 from .train import run
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-RESULTS = Path(os.environ.get("DFA_LAFS_RESULTS", REPO_ROOT / "results"))  # stored results
+RESULTS = stored_results_root()  # $DFA_LAFS_RESULTS (read at import), else the repository's results/
 FIGURE1_DIR = RESULTS / "figure1"
 FIGURE1_RULES = ("dfa", "lafs")
 # What Figure 1's runs record beyond the paper's plot: the DFA-vs-LAFS noise study at 5 steps.
@@ -32,30 +30,46 @@ def figure1_configs(**changes) -> dict[str, RunConfig]:
     return {rule: paper_config(rule, **{**FIGURE1_RECORDING, **changes}) for rule in FIGURE1_RULES}
 
 
-def run_or_load(config: RunConfig, path: Path, force: bool = False, progress: bool = True) -> Result:
-    """The stored result if it matches `config` and the current code, else a fresh run saved to `path`."""
-    if not force:
-        try:
-            return load_result(path, expect=config)
-        except ResultError:
-            pass
+def run_or_load(config: RunConfig, path: Path, force: bool = False, progress: bool = True,
+                replace_stored: bool = False) -> Result:
+    """The stored result if it matches `config` and the current code, else a fresh run saved to `path`.
+
+    A stale or unreadable result under results/ is replaced only with `replace_stored` (or
+    `force`, which asks for a new run); otherwise the refusal says so before training.
+    """
+    if not force and _is_fresh(path, config):
+        return load_result(path, expect=config)
     # run() saves the result to `path`, and only then removes the checkpoint.
-    return run(config, progress=progress, checkpoint=path.with_suffix(".ckpt"), out=path)
+    return run(config, progress=progress, checkpoint=path.with_suffix(".ckpt"), out=path,
+               replace_stored=replace_stored or force)
+
+
+def _is_fresh(path: Path, config: RunConfig) -> bool:
+    try:
+        load_result(path, expect=config)
+    except ResultError:
+        return False
+    return True
 
 
 def make_figure1(out_dir: Path = FIGURE1_DIR, force: bool = False, progress: bool = True,
-                 **changes) -> tuple[dict[str, Result], list[Path]]:
+                 replace_stored: bool = False, **changes) -> tuple[dict[str, Result], list[Path]]:
     """Run (or load) DFA and LAFS at the paper config, save both results and the figure.
 
     Only the paper config may be written to FIGURE1_DIR, the stored results the book reads:
-    any other setting needs another `out_dir`. Every output is checked writable first.
+    any other setting needs another `out_dir`. Every output is checked writable first; a
+    stored result is replaced only with `force` (a new run asked for) or `replace_stored`.
     """
     out_dir = Path(out_dir)
     configs = figure1_configs(**changes)
     _protect_stored_figure1(out_dir, configs)
-    for name in [f"{rule}.json" for rule in configs] + ["figure1.png", "figure1.pdf"]:
+    for rule, cfg in configs.items():
+        if force or not _is_fresh(out_dir / f"{rule}.json", cfg):
+            check_result_path(out_dir / f"{rule}.json", "Figure 1 output", replace_stored or force)
+    for name in ("figure1.png", "figure1.pdf"):
         check_writable(out_dir / name, "Figure 1 output")
-    results = {rule: run_or_load(cfg, out_dir / f"{rule}.json", force, progress) for rule, cfg in configs.items()}
+    results = {rule: run_or_load(cfg, out_dir / f"{rule}.json", force, progress, replace_stored)
+               for rule, cfg in configs.items()}
     paths = save_figure(figure1(list(results.values())), out_dir / "figure1")
     return results, paths
 
@@ -85,9 +99,14 @@ def errata_configs() -> dict[str, RunConfig]:
             for name, scale in (("default_b", 1.0), ("large_b", 15.0))}
 
 
-def errata_runs(rerun: bool = False, progress: bool = True, **changes) -> dict[str, Result]:
-    """The stored errata runs (refused if stale); rerun=True trains them again (minutes on a CPU)."""
-    return {name: run_or_load(cfg.replace(**changes), ERRATA_DIR / f"{name}.json", force=rerun, progress=progress)
+def errata_runs(rerun: bool = False, progress: bool = True, replace_stored: bool = False,
+                **changes) -> dict[str, Result]:
+    """The stored errata runs; rerun=True trains them again (minutes on a CPU) and replaces them.
+
+    A stale stored run is refused unless rerun or replace_stored (which remakes only those).
+    """
+    return {name: run_or_load(cfg.replace(**changes), ERRATA_DIR / f"{name}.json", force=rerun, progress=progress,
+                              replace_stored=replace_stored)
             for name, cfg in errata_configs().items()}
 
 
@@ -112,12 +131,13 @@ def regenerate_all(data_root: str | None = None, workers: int | None = None, pro
     workers = check_workers(workers)
     grids = [load_grid(grid_file) for grid_file in sorted(SWEEPS_DIR.glob("*.yaml"))]
     changes = {"data_root": data_root} if data_root else {}
-    make_figure1(progress=progress, **changes)
-    errata_runs(progress=progress, **changes)
+    # Remaking stored results is this command's job: stale ones are replaced (fresh ones are kept).
+    make_figure1(progress=progress, replace_stored=True, **changes)
+    errata_runs(progress=progress, replace_stored=True, **changes)
     failed = 0
     for grid in grids:
         report = run_sweep(grid, RESULTS / "sweeps" / grid.name, workers=workers, data_root=data_root,
-                           progress=progress)
+                           progress=progress, replace_stored=True)
         print(report.text())
         failed += len(report.failed)
     return 1 if failed else 0

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import torch
 
+from .checks import ArgumentError, integer
 from .metrics import angle_flat
 from .model import MLP, STREAM_BASELINE, generator
-from .rules import deltas, softmax_error
+from .rules import check_targets, deltas, softmax_error
 
 BASELINE_LR = 0.1
 NOISE_BATCHES = {64: 8, 512: 8, 4096: 2}  # batch size -> how many disjoint batches to average over
@@ -37,7 +38,18 @@ class LinearBaseline:
     @classmethod
     @torch.no_grad()
     def fit(cls, x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int, seed: int) -> LinearBaseline:
-        """Plain SGD on the mean cross-entropy from zero weights; shuffles seeded by `seed`."""
+        """Plain SGD on the mean cross-entropy from zero weights; shuffles seeded by `seed`.
+
+        x: (n, d_0) finite inputs; y: their one-hot targets (n, d_y); epochs and batch_size:
+        positive ints (an untrained classifier would make every angle against it meaningless).
+        """
+        epochs, batch_size, seed = integer("epochs", epochs), integer("batch_size", batch_size), integer("seed", seed, 0)
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or not x.is_floating_point():
+            raise ArgumentError(f"x must be a float tensor of inputs (n, d_0), got {getattr(x, 'shape', x)!r}", ("x",))
+        d_y = y.shape[1] if isinstance(y, torch.Tensor) and y.dim() == 2 else 10  # (for the message: MNIST's 10)
+        check_targets(y, (x.shape[0], d_y))
+        if not bool(torch.isfinite(x).all()):
+            raise ArgumentError("x holds NaN or infinite values; the baseline would be NaN", ("x",))
         W = torch.zeros(y.shape[1], x.shape[1], dtype=x.dtype, device=x.device)
         b = torch.zeros(y.shape[1], dtype=x.dtype, device=x.device)
         for epoch in range(epochs):

@@ -2,9 +2,15 @@
 
 A result carries two keys: the config's key (what was computed) and a hash of the training
 code. `load_result(..., expect=config)` refuses a result whose keys do not match the config
-and the code in this checkout, so a stale result is never shown silently. The config key is
-recomputed from the stored config, never trusted, and a sha256 of the whole content is
-checked: a hand-edited result is refused.
+and the code in this checkout (or an earlier code that `lineage` records as giving the same
+numbers), so a stale result is never shown silently. The config key is recomputed from the
+stored config, never trusted.
+
+What the sha256 of the content protects against: accidents. A truncated or partly copied file,
+a flipped bit, an edit made by hand or by a tool that did not recompute it are refused. It does
+not protect against a deliberate edit: whoever changes a number can recompute the sha256 with
+`content_digest`, as this module must be able to. For that, compare a stored result with the
+repository's committed version: `repository.stored_differences()`, `python -m dfa_lafs check`.
 
 The code hash is taken over what computes the numbers, not over formatting: the syntax tree
 of each module in HASHED_MODULES, without docstrings, comments, blank lines or layout. A
@@ -27,7 +33,7 @@ import torch
 
 from .config import _PLACE_FIELDS, RunConfig, resolve_device
 from .files import atomic_write_text as _atomic_write_text
-from .files import check_writable
+from .files import check_result_path
 
 FORMAT_VERSION = 2  # 2: a sha256 of the content, so that an edited number is refused
 # The modules whose code decides a run's numbers. config.py is not among them: the config key
@@ -41,6 +47,13 @@ REGENERATE_HINT = "regenerate it with `python -m dfa_lafs regenerate` (see the R
 
 class ResultError(RuntimeError):
     """A result file cannot be used: missing, unreadable, malformed, edited, or stale."""
+
+
+def accepted_hashes() -> set[str]:
+    """This code's hash and the earlier ones that give the same numbers (see `lineage`)."""
+    from .lineage import accepted_hashes as linked
+
+    return linked(code_hash())
 
 
 def code_hash(package: str | os.PathLike | None = None) -> str:
@@ -182,11 +195,18 @@ class Result:
         }
         return {**body, "sha256": content_digest(body)}
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write JSON atomically (a temporary file in the same folder, then a rename)."""
-        path = check_writable(path, "result file")
-        text = json.dumps(self.to_dict(), indent=1, allow_nan=True) + "\n"
-        _atomic_write_text(path, text)
+    def to_json(self) -> str:
+        """The result file's text (what `save` writes)."""
+        return json.dumps(self.to_dict(), indent=1, allow_nan=True) + "\n"
+
+    def save(self, path: str | os.PathLike, *, replace_stored: bool = False) -> Path:
+        """Write JSON atomically (a temporary file in the same folder, then a rename).
+
+        The path is checked first (`files.check_result_path`): a regular file or nothing, and
+        not a stored result under results/ unless `replace_stored`.
+        """
+        path = check_result_path(path, "result file", replace_stored)
+        _atomic_write_text(path, self.to_json())
         return path
 
     @classmethod
@@ -205,7 +225,8 @@ def load_result(path: str | os.PathLike, expect: RunConfig | None = None, *, che
     Every problem is a one-line ResultError naming the file: missing, unreadable, not JSON,
     another format, content that does not match its sha256 (edited by hand), missing or
     mistyped fields, a config that does not hash to the stored key, a different config than
-    `expect`, or other training code.
+    `expect`, or other training code: a code hash that is neither this code's nor one that the
+    code lineage (`lineage.accepted_hashes`) records as giving the same numbers.
     """
     path = Path(path)
     d = _read_json(path)
@@ -224,7 +245,7 @@ def load_result(path: str | os.PathLike, expect: RunConfig | None = None, *, che
         if differences:
             raise ResultError(f"{path} was made with a different config than the one asked for "
                               f"({'; '.join(differences)}); {REGENERATE_HINT}")
-        if check_code and d["code_hash"] != code_hash():
+        if check_code and d["code_hash"] not in accepted_hashes():
             raise ResultError(f"{path} is stale: the training code changed since it was written "
                               f"(code hash {d['code_hash']}, now {code_hash()}); {REGENERATE_HINT}")
     return result
@@ -251,6 +272,9 @@ def _read_json(path: Path) -> dict:
         raise ResultError(f"{path} cannot be read ({getattr(err, 'strerror', None) or err})") from None
     except json.JSONDecodeError as err:
         raise ResultError(f"{path} is not valid JSON ({err.msg}); delete it and {REGENERATE_HINT}") from None
+    except RecursionError:  # '[[[[...' deeper than the JSON parser goes: no result looks like that
+        raise ResultError(f"{path} is not a result: its JSON is nested too deeply to read; delete it and "
+                          f"{REGENERATE_HINT}") from None
     if not isinstance(d, dict):
         raise ResultError(f"{path} is not a result (a JSON object), got a JSON {type(d).__name__}")
     return d

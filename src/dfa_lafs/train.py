@@ -27,12 +27,13 @@ from tqdm.auto import tqdm
 from . import checkpoint as ckpt
 from .config import RunConfig, resolve_device
 from .data import Split, load_split
-from .files import check_writable
+from .checks import integer
+from .files import check_result_path, check_writable
 from .metrics import evaluate, update_angles
 from .model import MLP, STREAM_EVAL, STREAM_SHUFFLE, generator
 from .probes import LinearBaseline, noise_angles, noise_keys
 from .results import Result, provenance
-from .rules import SGD, train_step
+from .rules import SGD, update
 
 FINITE_CHECK_EVERY = 50  # steps between checks that the weights are still finite
 
@@ -63,17 +64,20 @@ def learning_rate(config: RunConfig, step: int, total: int) -> float:
 
 
 def run(config: RunConfig, *, checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 2000,
-        stop_after: int | None = None, progress: bool = True, out: str | os.PathLike | None = None) -> Result | None:
+        stop_after: int | None = None, progress: bool = True, out: str | os.PathLike | None = None,
+        replace_stored: bool = False) -> Result | None:
     """Train `config.rule` on `config.dataset` and return a `Result`.
 
-    out: save the result there (atomically) and only then remove the checkpoint.
+    out: save the result there (atomically) and only then remove the checkpoint; checked before
+    anything is loaded, with `replace_stored` saying whether it may replace a stored result
+    under results/ (see `files.check_result_path`).
     checkpoint: a file to save state to every `checkpoint_every` steps (and on Ctrl-C) and to
     resume from when it exists; without `out` it is kept, for the caller to remove once the
     result is saved (`checkpoint.remove`). stop_after: train at most this many steps in this
     call, checkpoint, and return None (for time-limited sessions).
     Raises DivergedError, with no result written, if the weights or the loss stop being finite.
     """
-    _check_arguments(checkpoint, checkpoint_every, stop_after, out)
+    _check_arguments(checkpoint, checkpoint_every, stop_after, out, replace_stored)
     t_start = time.perf_counter()
     device, dtype = resolve_device(config.device), getattr(torch, config.dtype)
     train, val, test = _load(config, device, dtype)
@@ -99,14 +103,14 @@ def run(config: RunConfig, *, checkpoint: str | os.PathLike | None = None, check
 
     bar = tqdm(total=total, initial=loop.state["step"], disable=not progress, unit="step",
                desc=f"{config.rule} {config.dataset}", dynamic_ncols=True)
-    with bar, _deferred_interrupts() as interrupted:
+    with bar, _deferred_interrupts() as interrupted, torch.no_grad():  # hand-written updates: no graph, ever
         finished = loop.train(set(schedule), bar, val, stop_after, interrupted,
                               save_checkpoint if checkpoint is not None else None, checkpoint_every)
     if not finished:
         return None
     result = _finish(config, net, test, linear, loop, device, wall_before + time.perf_counter() - t_start)
     if out is not None:
-        result.save(out)
+        result.save(out, replace_stored=replace_stored)
         ckpt.remove(checkpoint)
     return result
 
@@ -131,8 +135,8 @@ class _Loop:
             for b in range(state["step"] - epoch * self.steps_per_epoch, self.steps_per_epoch):
                 idx = perm[b * cfg.batch_size:(b + 1) * cfg.batch_size]
                 self.opt.lr = learning_rate(cfg, state["step"], self.total)
-                train_step(cfg.rule, self.net, self.opt, self.train_split.x[idx], self.train_split.y[idx],
-                           cfg.error_reduction)
+                update(cfg.rule, self.net, self.opt, self.train_split.x[idx], self.train_split.y[idx],
+                       cfg.error_reduction)
                 state["step"] += 1
                 done_here += 1
                 bar.update(1)
@@ -172,8 +176,8 @@ class _Loop:
     def check_finite(self) -> None:
         for i, W in enumerate(self.net.W, start=1):
             if not torch.isfinite(W).all():
-                raise DivergedError(f"training diverged at step {self.state['step']}: W^{i} is no longer finite "
-                                    f"(lr {self.config.lr}); try a smaller lr or init_scale")
+                raise DivergedError(f"training diverged at step {self.state['step']}: W^{i} is no longer finite; "
+                                    f"{self.config.divergence_hint()}")
 
     def record(self) -> None:
         t0 = time.perf_counter()
@@ -184,7 +188,7 @@ class _Loop:
             row.update(evaluate(net, x, y, split, self.linear.logits(x) if self.linear else None))
         if not math.isfinite(row["train/loss"]):
             raise DivergedError(f"training diverged at step {state['step']}: the training loss is "
-                                f"{row['train/loss']} (lr {cfg.lr}); try a smaller lr or init_scale")
+                                f"{row['train/loss']}; {cfg.divergence_hint()}")
         row.update(update_angles(cfg.rule, net, evals["probe"].x, evals["probe"].y, cfg.error_reduction))
         if self.noise_at and net.k > 1:
             nan = dict.fromkeys(noise_keys(net.k), math.nan)
@@ -214,16 +218,15 @@ class _Loop:
         state["timings"]["record_s"] += time.perf_counter() - t0
 
 
-def _check_arguments(checkpoint, checkpoint_every, stop_after, out) -> None:
+def _check_arguments(checkpoint, checkpoint_every, stop_after, out, replace_stored) -> None:
     """Everything about where the run writes, checked before any data is loaded or step taken."""
-    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every <= 0:
-        raise ValueError(f"checkpoint_every must be a positive int (steps), got {checkpoint_every!r}")
-    if stop_after is not None and (isinstance(stop_after, bool) or not isinstance(stop_after, int) or stop_after <= 0):
-        raise ValueError(f"stop_after must be a positive int (steps) or None, got {stop_after!r}")
+    integer("checkpoint_every", checkpoint_every)
+    if stop_after is not None:
+        integer("stop_after", stop_after)
     if stop_after is not None and checkpoint is None:
         raise ValueError("stop_after needs a checkpoint path to save the unfinished run to")
     if out is not None:
-        check_writable(out, "result file")
+        check_result_path(out, "result file", replace_stored)
     if checkpoint is not None:
         check_writable(checkpoint, "checkpoint")
         if out is not None and Path(out).resolve() == Path(checkpoint).resolve():

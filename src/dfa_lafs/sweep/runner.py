@@ -23,13 +23,18 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..files import atomic_write_text, check_writable
+from ..files import atomic_write_text, check_result_path, check_writable, stored_results_root
 from ..results import ResultError, load_result
 from .grid import RECORD, Grid, GridError, Point, load_grid, record_grid, recorded_grid_file
 
 NOTEBOOK = "experiment.ipynb"
 KERNEL_NAME = "python3"
-DEFAULT_OUT_ROOT = Path("results") / "sweeps"
+
+
+def default_out(name: str) -> Path:
+    """A sweep's folder when none is given: <stored results>/sweeps/<name> ($DFA_LAFS_RESULTS, else the
+    repository's results/)."""
+    return stored_results_root() / "sweeps" / name
 
 
 @dataclass(frozen=True)
@@ -86,17 +91,20 @@ def check_workers(workers) -> int:
 
 def run_sweep(grid: Grid | str | os.PathLike | dict, out_dir: str | os.PathLike | None = None, *,
               workers: int | None = None, scheduler: str | None = None, data_root: str | os.PathLike | None = None,
-              threads: int | None = None, progress: bool = True) -> SweepReport:
+              threads: int | None = None, progress: bool = True, replace_stored: bool = False,
+              allow_large: bool = False) -> SweepReport:
     """Run every point of `grid` that has no fresh result in `out_dir`; never raises for failed points.
 
-    out_dir: this sweep's folder (default results/sweeps/<name>). workers: local processes
-    (default one per core; 1 runs in this process, without Dask). scheduler: the address of a
-    running Dask cluster to use instead. threads: torch CPU threads per point (default 1 when
-    points run in parallel, else torch's default). Everything is checked before the first
-    point runs. Check `report.ok` or `report.failed`.
+    out_dir: this sweep's folder (default `default_out`: $DFA_LAFS_RESULTS/sweeps/<name>, else
+    the repository's results/sweeps/<name>). workers: local processes (default one per core; 1
+    runs in this process, without Dask). scheduler: the address of a running Dask cluster to use
+    instead. threads: torch CPU threads per point (default 1 when points run in parallel, else
+    torch's default). replace_stored: remake stale or unreadable results of a folder under the
+    stored results (else refused). allow_large: accept more than MAX_POINTS points. Everything
+    is checked before the first point runs. Check `report.ok` or `report.failed`.
     """
-    grid = load_grid(grid, data_root)
-    out = Path(out_dir) if out_dir is not None else DEFAULT_OUT_ROOT / grid.name
+    grid = load_grid(grid, data_root, allow_large=allow_large)
+    out = Path(out_dir) if out_dir is not None else default_out(grid.name)
     workers = check_workers(workers)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 0):
         raise ValueError(f"threads must be an int >= 0 (0 keeps torch's default), got {threads!r}")
@@ -105,6 +113,8 @@ def run_sweep(grid: Grid | str | os.PathLike | dict, out_dir: str | os.PathLike 
     threads = (1 if parallel else 0) if threads is None else threads
     report = SweepReport(grid.name, out, [p.id for p in grid.points])
     todo = [p for p in grid.points if not _is_fresh(out, p)]
+    for point in todo:  # a stale stored result is replaced only when asked; no file that is not one is
+        check_result_path(out / f"{point.id}.json", f"point {point.id}'s result", replace_stored)
     report.skipped = [p.id for p in grid.points if p not in todo]
     report.others = sorted({path.stem for path in out.glob("*.json")} - set(report.points) - {Path(RECORD).stem})
     record_grid(out, grid)
