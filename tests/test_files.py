@@ -190,3 +190,21 @@ def test_a_sweep_record_is_written_through_the_same_check(tmp_path):
     with pytest.raises(ValueError, match="is a symbolic link"):
         record_grid(folder, load_grid({"grid": {"seed": [0]}}))
     assert not (tmp_path / "elsewhere.json").exists()  # neither the link nor its target was written
+
+
+def test_figure1_replaces_a_stale_stored_result_only_when_asked(stored, monkeypatch):
+    """Anywhere under the stored results, not only in results/figure1: refused before any training."""
+    from dfa_lafs import experiments
+
+    calls = []
+    monkeypatch.setattr(experiments, "run", lambda config, **kw: calls.append(kw["replace_stored"]))
+    monkeypatch.setattr(experiments, "save_figure", lambda *a: [])
+    monkeypatch.setattr(experiments, "figure1", lambda *a: None)
+    folder = stored / "elsewhere"
+    folder.mkdir()
+    (folder / "dfa.json").write_text("{")  # unreadable, so it would be remade
+    with pytest.raises(ValueError, match=rf"Figure 1 output {folder / 'dfa.json'} is a stored result"):
+        experiments.make_figure1(folder, progress=False, epochs=1)
+    assert calls == []
+    experiments.make_figure1(folder, progress=False, replace_stored=True, epochs=1)
+    assert calls == [True, True]
