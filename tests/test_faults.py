@@ -55,6 +55,18 @@ elif fault.startswith("slow-steps:"):  # each training step takes this long, so 
         time.sleep(delay)
         return real_step(*args, **kwargs)
     train.update = slow
+elif fault.startswith("block-point:"):  # the n-th sweep point writes MARKER, then waits to be interrupted
+    import threading
+    import dfa_lafs.sweep.runner as runner
+    n, marker = fault.split(":", 2)[1:]
+    real_point, calls = runner.execute_point, [0]
+    def blocking(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == int(n):
+            open(marker, "w").close()
+            threading.Event().wait()  # until SIGINT raises KeyboardInterrupt here
+        return real_point(*args, **kwargs)
+    runner.execute_point = blocking
 from dfa_lafs.cli import main
 if fault == "batch":  # several invocations in one process: [[args], ...] -> [[code, stderr], ...] on stdout
     import contextlib, io
@@ -315,19 +327,21 @@ def test_two_writers_on_one_file_leave_one_whole_result(tmp_path):
 
 
 def test_an_interrupted_sweep_keeps_finished_points_and_resumes(tmp_path, data_root, capsys):
-    grid_file, out = tmp_path / "tiny.yaml", tmp_path / "sweep"
-    # 200 epochs of the tiny net take several seconds a point, so the interrupt, sent as soon as the
-    # first point's result appears, always lands while the second point is still running.
-    grid = {"name": "tiny", "base": {**TINY, "epochs": 200}, "grid": {"rule": ["dfa", "lafs"]}}
+    """Deterministic: the second point blocks until interrupted and says so (a marker file), so the
+    interrupt always lands after the first point's result is stored and before the sweep can end."""
+    grid_file, out, marker = tmp_path / "tiny.yaml", tmp_path / "sweep", tmp_path / "blocked"
+    grid = {"name": "tiny", "base": TINY, "grid": {"rule": ["dfa", "lafs"]}}
     grid_file.write_text(yaml.safe_dump(grid))
     args = ["sweep", grid_file, "--out", out, "--workers", "1", "--data-root", data_root, "--quiet"]
-    proc = cli(args, wait=False)
-    # Generous limits: under a loaded CI machine, kernel start-up alone can take tens of seconds.
-    deadline = time.monotonic() + 600
-    while not list(out.glob("rule-*.json")) and time.monotonic() < deadline and proc.poll() is None:
+    proc = cli(args, f"block-point:2:{marker}", wait=False)
+    deadline = time.monotonic() + 600  # generous: kernel start-up on a loaded CI machine
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert proc.poll() is None, f"the sweep ended before it could be interrupted: {proc.communicate()}"
-    assert list(out.glob("rule-*.json")), "no point finished within 600 s"
+    if not marker.exists():
+        proc.kill()
+        pytest.fail(f"the second point never started (rc {proc.wait()}): {proc.communicate()}")
+    stored = sorted(p.name for p in out.iterdir())
+    assert len([name for name in stored if name.endswith(".json") and name != "_grid.json"]) == 1, stored
     proc.send_signal(signal.SIGINT)
     proc.out, proc.err = proc.communicate(timeout=300)
     assert proc.returncode == 130, (proc.returncode, proc.err)

@@ -177,9 +177,12 @@ def kernel_manager_class():
         @property
         def kernel_spec(self) -> KernelSpec:
             if self._kernel_spec is None:
-                # log_level ERROR: ipykernel warns on every start that local TCP is unencrypted,
-                # which would bury the sweep's progress bar; the run's own errors still arrive.
-                argv = make_ipkernel_cmd(extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                # log_level CRITICAL: ipykernel warns on every start that local TCP is unencrypted,
+                # and logs "ERROR | KeyboardInterrupt caught in kernel" when jupyter_client
+                # interrupts it before shutting it down (every point) or on Ctrl-C: lines on the
+                # sweep's stderr that would bury its progress bar and its one-line messages. The
+                # run's own errors still arrive, through the executed notebook.
+                argv = make_ipkernel_cmd(extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
                 self._kernel_spec = KernelSpec(argv=argv, name=KERNEL_NAME, language="python",
                                                display_name=f"Python {sys.version_info[0]} ({sys.executable})")
             return self._kernel_spec
