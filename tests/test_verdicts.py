@@ -1,6 +1,6 @@
 """The README states the book's verdicts: they must be the ones the scorecard chapter computed.
 
-The scorecard (book/13_scorecard.ipynb) glues each verdict from the stored runs; nbval checks
+The scorecard (book/12_scorecard.ipynb) glues each verdict from the stored runs; nbval checks
 that its stored outputs are what the code computes today. This test checks the README quotes
 those stored outputs word for word, so the two cannot drift apart.
 """
@@ -28,9 +28,9 @@ def glued(notebook: Path) -> dict[str, str]:
 
 
 def test_readme_quotes_the_scorecards_verdicts():
-    verdicts = glued(REPO / "book" / "13_scorecard.ipynb")
+    verdicts = glued(REPO / "book" / "12_scorecard.ipynb")
     readme = " ".join((REPO / "README.md").read_text().split())
     missing = [name for name in VERDICTS if name not in verdicts]
-    assert not missing, f"the scorecard's stored outputs lack {missing}: execute book/13_scorecard.ipynb"
+    assert not missing, f"the scorecard's stored outputs lack {missing}: execute book/12_scorecard.ipynb"
     for name in VERDICTS:
         assert verdicts[name] in readme, f"README does not state the scorecard's {name}: {verdicts[name]!r}"

@@ -27,7 +27,7 @@ DIRECT_RULES = ("fa", "dfa", "lafs")  # rules whose hidden layers learn from fix
 
 # Fields that say where or how fast a run happens, not what it computes: they are left
 # out of the key that decides whether a stored result still matches its config.
-_PLACE_FIELDS = ("device", "data_root")
+PLACE_FIELDS = ("device", "data_root")
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class RunConfig:
 
     def key(self) -> str:
         """Hash of what the run computes (not where): a stored result must match it."""
-        d = {k: v for k, v in self.to_dict().items() if k not in _PLACE_FIELDS}
+        d = {k: v for k, v in self.to_dict().items() if k not in PLACE_FIELDS}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .config import _PLACE_FIELDS, RunConfig, field_names, paper_config
+from .config import PLACE_FIELDS, RunConfig, field_names, paper_config
 from .files import check_writable
 from .plots import figure1, save_figure
 from .results import Result, ResultError, load_result
@@ -64,7 +64,7 @@ def _protect_stored_figure1(out_dir: Path, configs: dict[str, RunConfig]) -> Non
     if out_dir.resolve() != FIGURE1_DIR.resolve():
         return
     changed = sorted({name for rule, cfg in configs.items() for name in field_names()
-                      if name not in _PLACE_FIELDS and getattr(cfg, name) != getattr(figure1_configs()[rule], name)})
+                      if name not in PLACE_FIELDS and getattr(cfg, name) != getattr(figure1_configs()[rule], name)})
     if changed:
         raise ValueError(f"{', '.join(changed)} differ(s) from the paper config, and {out_dir} holds the stored "
                          f"paper-scale results the book reads: write elsewhere with --out-dir (out_dir=)")

@@ -1,4 +1,5 @@
-"""A sweep folder as a table, and curves averaged over seeds with confidence bands.
+"""Stored runs as tables: a sweep folder checked against its grid, the protocol's run tables
+(learning rate chosen on validation), and curves averaged over seeds with confidence bands.
 
 `sweep_table(folder)` has one row per point (its file stem): the config fields that differ
 between the folder's runs, the final full-test-set metrics (columns `final/...`), the last
@@ -26,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.stats
 
-from .config import _PLACE_FIELDS, RunConfig, field_names
-from .results import Result, ResultError, load_result
-from .sweep.grid import RECORD, Grid, GridError, load_grid, recorded_grid
+from ..config import PLACE_FIELDS, RunConfig, field_names
+from ..results import Result, ResultError, load_result
+from ..stats import t_critical
+from ..sweep.grid import RECORD, Grid, GridError, load_grid, recorded_grid
 
 TIMING_COLUMNS = ("wall_s", "train_s", "record_share")
 
@@ -95,7 +96,7 @@ def _sweep_grid(folder: Path, grid) -> Grid:
 def varying_fields(configs: Iterable[RunConfig]) -> list[str]:
     """Config fields (other than where a run ran) whose value differs between the configs."""
     dicts = [c.to_dict() for c in configs]
-    return [name for name in field_names() if name not in _PLACE_FIELDS
+    return [name for name in field_names() if name not in PLACE_FIELDS
             and len({repr(d[name]) for d in dicts}) > 1]
 
 
@@ -171,12 +172,3 @@ def bands_by(results: Mapping[str, Result] | Iterable[Result], metric: str, by: 
             label = ", ".join(f"{name}={value!r}" for name, value in zip(by, key, strict=True))
             raise ValueError(f"runs with {label} differ in {mixed}, not only in seed; add them to `by`")
     return {key: mean_band(group, metric, level) for key, group in sorted(groups.items(), key=lambda kv: repr(kv[0]))}
-
-
-def t_critical(level: float, df: int) -> float:
-    """t such that P(|T| <= t) = level for Student's t with df degrees of freedom (scipy)."""
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    if isinstance(df, bool) or not isinstance(df, int) or df < 1:
-        raise ValueError(f"df must be a positive int, got {df!r}")
-    return float(scipy.stats.t.ppf((1 + level) / 2, df))
