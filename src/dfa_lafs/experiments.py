@@ -96,7 +96,7 @@ SWEEPS_DIR = REPO_ROOT / "sweeps"  # full grid files; sweeps/ci/ holds the CPU-s
 
 def load_stored_sweep(name: str) -> dict[str, Result]:
     """The stored results of `sweeps/NAME.yaml`, checked against that grid file and the code."""
-    from .aggregate import load_sweep
+    from .studies.runs import load_sweep
 
     return load_sweep(RESULTS / "sweeps" / name, grid=SWEEPS_DIR / f"{name}.yaml")
 

@@ -55,7 +55,7 @@ def _label(result: Result, fields: list[str]) -> str:
 def _curves(results: Mapping[str, Result], rule: str, layer: int, metric: str):
     """(label, steps, values) for the runs of `rule` that have hidden layer `layer`, one per run,
     labelled by the fields the sweep varies other than the rule."""
-    from .aggregate import varying_fields
+    from .studies.runs import varying_fields
 
     fields = [name for name in varying_fields(r.config for r in results.values()) if name != "rule"]
     runs = [r for r in results.values() if r.config.rule == rule and f"train/{metric}/{layer}" in r.history]

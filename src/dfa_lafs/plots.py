@@ -151,7 +151,7 @@ def thesis_panels(results: list[Result], layers: tuple[int, ...] = (1, 2, 3)) ->
     dashed: during LAFS training), beside the raw error angle e^y vs e^i of DFA's own runs
     (dotted), the quantity the paper's argument runs through.
     """
-    from .aggregate import bands_by
+    from .studies.runs import bands_by
 
     fig, axes = plt.subplots(1, len(layers), figsize=(4.6 * len(layers), 3.8), sharey=True,
                              constrained_layout=True, squeeze=False)
@@ -223,7 +223,7 @@ def band_panels(results: list[Result], panels: dict[str, str], layers: tuple[int
     "{split}/readout_margin/{i}" or "probe/weight_norm/{i}". Colour is the layer, line style
     the rule, as in Figure 1. Panels fill rows of `ncols`.
     """
-    from .aggregate import bands_by
+    from .studies.runs import bands_by
 
     fig, axes = _panel_grid(len(panels), min(ncols, len(panels)), (5.5, 4))
     for ax, (ylabel, pattern) in zip(axes.flat, panels.items()):
@@ -253,7 +253,7 @@ def baseline_grid(results: list[Result], lines: list[tuple[str, str, str | None,
     without `{i}` (the linear classifier's angle, a property of the split) is drawn in every
     column. Colour None means the layer's colour.
     """
-    from .aggregate import bands_by
+    from .studies.runs import bands_by
 
     rules = sorted({r.config.rule for r in results})
     fig, axes = plt.subplots(len(rules), len(layers), figsize=(4.6 * len(layers), 3.4 * len(rules)),
@@ -280,7 +280,7 @@ def update_alignment_bands(results: list[Result], layers: tuple[int, ...] = (1, 
     lines are measured at that rule's own weights (`probe/update_angle/{i}`), dashed lines at the
     other rule's weights (`probe/{rule}_update_angle/{i}` of the other rule's runs).
     """
-    from .aggregate import mean_band
+    from .studies.runs import mean_band
 
     rules = [rule for rule in ("dfa", "lafs") if any(r.config.rule == rule for r in results)]
     fig, axes = plt.subplots(1, len(layers), figsize=(4.6 * len(layers), 3.8), sharey=True,
@@ -342,7 +342,7 @@ def long_panels(results: list[Result], panels: dict[str, str], layers: tuple[int
     seeds and 95% band per (rule, layer), colour the layer, line style the rule. A metric without
     `{i}` (e.g. "{split}/accuracy") is drawn once per rule, in black. A dotted line marks
     `mark_epoch` (Figure 1's length)."""
-    from .aggregate import bands_by
+    from .studies.runs import bands_by
 
     schedules = sorted({r.config.lr_schedule for r in results})
     fig, axes = plt.subplots(len(panels), len(schedules), figsize=(5.5 * len(schedules), 3.3 * len(panels)),
