@@ -38,7 +38,7 @@ import torch
 import yaml
 
 from dfa_lafs import RunConfig, experiments, load_result
-from dfa_lafs.aggregate import LeftoverResultsWarning, load_sweep
+from dfa_lafs.studies.runs import LeftoverResultsWarning, load_sweep
 from dfa_lafs.cli import main
 from dfa_lafs.results import ResultError, code_hash, content_digest
 from dfa_lafs.sweep.grid import load_grid, record_grid

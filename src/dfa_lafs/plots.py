@@ -370,3 +370,110 @@ def long_panels(results: list[Result], panels: dict[str, str], layers: tuple[int
                 ax.set_xlabel("epoch")
             ax.legend(fontsize=6, ncol=2)
     return fig
+
+
+def search_surfaces(records: dict, cells, rule: str) -> plt.Figure:
+    """The open question's search for one rule: per cell (rows: depth, columns: width), the
+    validation accuracy of every configuration tried (learning rate x scale of B^i, seed 0) as a
+    colour; "p" marks a run stopped by the pruner, "x" one that diverged, a star the choice.
+
+    records: cell name -> trial records (`studies.open_question.trials()["trials"]`).
+    """
+    import numpy as np
+
+    from .search import choose
+
+    mine = [c for c in cells if c.rule == rule]
+    widths = sorted({c.hidden[0] for c in mine})
+    depths = sorted({len(c.hidden) for c in mine})
+    fig, axes = plt.subplots(len(depths), len(widths), figsize=(1.9 * len(widths) + 1.2, 1.9 * len(depths) + 0.6),
+                             constrained_layout=True, squeeze=False)
+    image = None
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for c in mine:
+        ax = axes[depths.index(len(c.hidden)), widths.index(c.hidden[0])]
+        rows = records.get(c.name, [])
+        if not rows:
+            continue
+        ax.set_axis_on()
+        lrs = sorted({r["params"]["lr"] for r in rows})
+        scales = sorted({r["params"]["feedback_scale"] for r in rows})
+        grid = np.full((len(scales), len(lrs)), np.nan)
+        for r in rows:
+            y, x = scales.index(r["params"]["feedback_scale"]), lrs.index(r["params"]["lr"])
+            if r["state"] == "complete":
+                grid[y, x] = 100 * r["value"]
+            elif r["state"] in ("pruned", "diverged"):
+                ax.text(x, y, "p" if r["state"] == "pruned" else "x", ha="center", va="center", fontsize=9)
+        image = ax.imshow(grid, origin="lower", cmap="viridis", vmin=90, vmax=99, aspect="auto")
+        best = choose(rows)
+        if best:
+            ax.plot(lrs.index(best["params"]["lr"]), scales.index(best["params"]["feedback_scale"]), "*",
+                    color="white", markersize=12, markeredgecolor="black")
+        ax.set_xticks(range(len(lrs)), [f"{v:g}" for v in lrs], rotation=90, fontsize=8)
+        ax.set_yticks(range(len(scales)), [f"{v:g}" for v in scales], fontsize=8)
+        ax.set_title(f"{len(c.hidden)} x {c.hidden[0]}", fontsize=10)
+    for ax in axes[-1]:
+        ax.set_xlabel("learning rate", fontsize=9)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("scale of $B^i$", fontsize=9)
+    if image is not None:
+        fig.colorbar(image, ax=axes, shrink=0.8, label="validation accuracy (%)")
+    fig.suptitle(f"{rule.upper()}: the search on the validation split", fontsize=11)
+    return fig
+
+
+def width_curve(comparisons) -> plt.Figure:
+    """The open question's answer per width: each rule's best network minus each bar (backprop,
+    one hidden layer: of the same width, and with as many parameters), in percentage points, with
+    the interval at the level of its Holm step. comparisons: rows of rule, bar, width, diff, low, high."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), constrained_layout=True)
+    for k, (rule, bar) in enumerate([(r, b) for r in ("dfa", "lafs") for b in ("same width", "as many parameters")]):
+        rows = comparisons[(comparisons["rule"] == rule) & (comparisons["bar"] == bar)].sort_values("width")
+        if rows.empty:
+            continue
+        x = rows["width"] * (1 + 0.04 * (k - 1.5))
+        ax.errorbar(x, 100 * rows["diff"], yerr=[100 * (rows["diff"] - rows["low"]), 100 * (rows["high"] - rows["diff"])],
+                    fmt="o" if bar == "same width" else "s", ls=RULE_STYLES[rule], color=RULE_COLORS[rule], capsize=3,
+                    mfc="white" if bar == "as many parameters" else RULE_COLORS[rule],
+                    label=f"{rule.upper()} vs BP, {bar}")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xscale("log")
+    widths = sorted(comparisons["width"].unique())
+    ax.set_xticks(widths, [str(w) for w in widths])
+    ax.minorticks_off()
+    ax.set_xlabel("width of the hidden layers")
+    ax.set_ylabel("minus backprop, 1 hidden layer (pp)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig
+
+
+def depth_accuracy(tables: dict) -> plt.Figure:
+    """Test accuracy (mean and 95% interval over seeds) against the number of hidden layers, one
+    panel per table (e.g. per width), one colour per rule; the softmax regression (depth 0, rule
+    "linear") and backprop with one hidden layer (the bar) as horizontal bands.
+
+    tables: title -> `studies.tables.summarize` table (rule, depth, test_mean, test_low, test_high)."""
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.6 * len(tables) + 1.6, 3.6), sharey=True,
+                             constrained_layout=True, squeeze=False)
+    for ax, (title, table) in zip(axes[0], tables.items()):
+        for name, rule, color in (("softmax regression", "linear", "grey"), ("BP, 1 hidden layer", "bp", "black")):
+            rows = table[(table["rule"] == rule) & (table["depth"] == (0 if rule == "linear" else 1))]
+            if len(rows):
+                row = rows.iloc[0]
+                ax.axhspan(row["test_low"], row["test_high"], color=color, alpha=0.15, lw=0)
+                ax.axhline(row["test_mean"], color=color, lw=0.8, ls=":", label=name)
+        for k, rule in enumerate(r for r in ("bp", "fa", "dfa", "lafs") if r in set(table["rule"])):
+            rows = table[table["rule"] == rule].sort_values("depth")
+            ax.errorbar(rows["depth"] + 0.08 * (k - 1.5), rows["test_mean"],
+                        yerr=[rows["test_mean"] - rows["test_low"], rows["test_high"] - rows["test_mean"]],
+                        fmt="o" + RULE_STYLES[rule], color=RULE_COLORS[rule], capsize=3, label=rule.upper())
+        ax.set_xticks(sorted(d for d in table["depth"].unique() if d > 0))
+        ax.set_xlabel("hidden layers")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy")
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig

@@ -73,6 +73,20 @@ def averaging_table(rule: str = "dfa") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def update_angle_over_training(threshold: float = 45.0) -> pd.DataFrame:
+    """Per layer, on the probe batch during DFA training: the mean angle between the DFA and the
+    LAFS update at initialization, and the first record step at which the mean exceeds `threshold`."""
+    runs = stored_runs("figure1", rule="dfa")
+    steps = runs[0].history["step"]
+    rows = []
+    for i in LAYERS:
+        mean = [sum(r.history[f"probe/dfa_vs_lafs_update/{i}"][k] for r in runs) / len(runs) for k in range(len(steps))]
+        above = next((s for s, m in zip(steps, mean) if m > threshold), None)
+        rows.append({"layer": i, "at initialization": fmt.deg(*_iv(_probe(i, 0))),
+                     f"first step above {threshold:g}°": above, "at epoch 20": fmt.deg(*_iv(_probe(i, -1)))})
+    return pd.DataFrame(rows)
+
+
 def _iv(x):
     i = interval(x)
     return i.mean, i.low, i.high

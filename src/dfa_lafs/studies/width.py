@@ -38,6 +38,15 @@ def comparisons(runs: pd.DataFrame, linear, distinct: bool) -> list[tuple[str, o
     return out
 
 
+def width_table() -> pd.DataFrame:
+    """The 18 distinct comparisons at both widths (seeds 1 and up): difference and 95% interval."""
+    linear = accuracy(width_runs(100), "linear", 0)
+    at = {w: comparisons(width_runs(w), linear, distinct=True) for w in (100, 800)}
+    return pd.DataFrame([{"comparison": n, **{f"width {w}": f"{fmt.pp(t.diff, t.low, t.high)} (n={t.n[0]})"
+                                              for w, t in ((100, welch(a1, b1)), (800, welch(a2, b2)))}}
+                         for (n, a1, b1), (_, a2, b2) in zip(at[100], at[800])])
+
+
 def _word(low: float, high: float) -> str:
     return "above" if low > 0 else "below" if high < 0 else "undecided"
 

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from dfa_lafs import Result, RunConfig
-from dfa_lafs.aggregate import LeftoverResultsWarning, bands_by, load_sweep, mean_band, sweep_table, t_critical
+from dfa_lafs.stats import t_critical
+from dfa_lafs.studies.runs import LeftoverResultsWarning, bands_by, load_sweep, mean_band, sweep_table
 from dfa_lafs.results import ResultError, code_hash
 from dfa_lafs.sweep.grid import load_grid, record_grid
 
