@@ -131,4 +131,19 @@ def test_a_tiny_search_runs_every_point_prunes_extends_and_resumes(tmp_path, dat
     assert sum(counts.values()) == sum(len(r) for r in stored["trials"].values())
     # resumable: a second search finds nothing left to run
     assert search.run_search(plan, workers=1, data_root=data_root, progress=False) == counts
+
+
+def test_a_search_runs_the_trials_an_interrupted_one_left_waiting(tmp_path, data_root):
+    import optuna
+
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    plan = search.load_plan(tmp_path / "plan.yaml")
+    bar = next(c for c in plan.cells if c.rule == "bp")
+    plan = search.Plan(plan.base, plan.seed, (bar,), plan.caps, plan.pruner, plan.folder)
+    plan.folder.mkdir()
+    study = optuna.create_study(study_name=bar.name, storage=search._storage(plan.folder), direction="maximize")
+    for point in bar.grid:  # what a driver killed before its workers started leaves behind
+        study.enqueue_trial(point)
+    counts = search.run_search(plan, workers=1, data_root=data_root, progress=False)
+    assert counts.get("waiting", 0) == 0 and counts["complete"] >= len(bar.grid)
     assert not list((plan.folder / "checkpoints").glob("*.ckpt"))

@@ -360,7 +360,11 @@ def run_search(plan: Plan, workers: int = 2, data_root: str | None = None, progr
                 bar.total = (bar.total or 0) + len(todo)
                 bar.refresh()
 
-            for cell in order:
+            for cell in order:  # trials an earlier search enqueued but never ran get a task first
+                waiting = sum(r["state"] == "waiting" for r in trial_records_of(studies[cell.name]))
+                for _ in range(waiting):
+                    running.add(client.submit(run_trial, plan, cell, data_root, pure=False, priority=-cost[cell.name]))
+                bar.total = (bar.total or 0) + waiting
                 top_up(cell)
             for future in running:
                 try:
