@@ -147,3 +147,29 @@ def test_a_search_runs_the_trials_an_interrupted_one_left_waiting(tmp_path, data
     counts = search.run_search(plan, workers=1, data_root=data_root, progress=False)
     assert counts.get("waiting", 0) == 0 and counts["complete"] >= len(bar.grid)
     assert not list((plan.folder / "checkpoints").glob("*.ckpt"))
+
+
+def test_the_verdict_grid_runs_every_choice_and_bar_with_the_registered_seeds(monkeypatch):
+    import yaml
+
+    from dfa_lafs.studies import open_question as oq
+
+    plan = search.load_plan()
+    records = {}
+    for cell in plan.cells:  # a finished search: every cell's grid, one best point
+        rows = [{"number": k, "params": p, "state": "complete", "value": 0.9 + 0.001 * k, "curve": [0.9]}
+                for k, p in enumerate(cell.grid)]
+        records[cell.name] = rows
+    monkeypatch.setattr(oq, "trials", lambda: {"cells": [], "trials": records})
+    spec = yaml.safe_load(oq.seed_grid_yaml())
+    assert spec["name"] == "open_question" and spec["base"] == plan.base
+    points = spec["points"]
+    assert len(points) == 5 * len(plan.cells) and {p["seed"] for p in points} == {1, 2, 3, 4, 5}
+    lafs = [p for p in points if p["rule"] == "lafs" and p["hidden"] == [800, 800, 800]]
+    best = search.choose(records["lafs_3x800"])["params"]
+    assert all(p["lr"] == best["lr"] and p["feedback_scale"] == best["feedback_scale"] for p in lafs)
+    assert all("feedback_scale" not in p for p in points if p["rule"] == "bp")
+    monkeypatch.setattr(oq, "trials", lambda: {"cells": [], "trials": {**records, "lafs_3x800": records["lafs_3x800"][:3]
+                                                                        + [{**records["lafs_3x800"][3], "state": "waiting"}]}})
+    with pytest.raises(ValueError, match="not finished"):
+        oq.seed_grid_yaml()

@@ -98,8 +98,8 @@ def comparisons() -> list[dict]:
     chosen depth, its name, and the two samples of test accuracies (seeds 1-5)."""
     table, runs = choices(), verdict_runs()
 
-    def acc(rule, width, depth):
-        return runs[(runs["rule"] == rule) & (runs["width"] == width) & (runs["depth"] == depth)]["test_accuracy"].tolist()
+    def acc(rule, width, depth, column="test_accuracy"):
+        return runs[(runs["rule"] == rule) & (runs["width"] == width) & (runs["depth"] == depth)][column].tolist()
 
     out = []
     for rule in RULES:
@@ -107,7 +107,8 @@ def comparisons() -> list[dict]:
             depth = chosen_depth(table, rule, width)
             bars = [("same width", width)] + ([("as many parameters", matched_width((width,) * depth))] if depth > 1 else [])
             out += [{"rule": rule, "bar": bar, "width": width, "depth": depth, "a": acc(rule, width, depth),
-                     "b": acc("bp", w, 1), "name": f"{rule.upper()} at width {width} ({depth} hidden) vs BP, 1 x {w}"}
+                     "b": acc("bp", w, 1), "name": f"{rule.upper()} at width {width} ({depth} hidden) vs BP, 1 x {w}",
+                     "capped": sum(acc(rule, width, depth, "hit_cap")) + sum(acc("bp", w, 1, "hit_cap"))}
                     for bar, w in bars]
     return out
 
@@ -234,5 +235,6 @@ def answer_table() -> pd.DataFrame:
         diff, low, high = corrected(v.decisions[c["name"]])
         rows.append({"rule": c["rule"], "bar": c["bar"], "width": c["width"], "depth": c["depth"],
                      "rule mean": sum(c["a"]) / len(c["a"]), "bar mean": sum(c["b"]) / len(c["b"]),
-                     "diff": diff, "low": low, "high": high, "rejected": v.decisions[c["name"]].reject})
+                     "diff": diff, "low": low, "high": high, "rejected": v.decisions[c["name"]].reject,
+                     "runs at the cap": c["capped"]})
     return pd.DataFrame(rows)
