@@ -36,7 +36,9 @@ class RunConfig:
 
     rule: str = "dfa"  # bp | fa | dfa | lafs
     dataset: str = "mnist"  # mnist | fashion-mnist
-    data_root: str | None = None  # None: $DFA_LAFS_DATA, else ~/.cache/dfa_lafs
+    # None: $DFA_LAFS_DATA, else ~/.cache/dfa_lafs. Left out of the repr, which pages print: where
+    # a run read its data is a path on that machine, not part of what the run computes.
+    data_root: str | None = field(default=None, repr=False)
     hidden: tuple[int, ...] = (800, 800, 800)  # the paper: 3 hidden layers of 800
     activation: str = "tanh"  # the paper's f
     lr: float = 0.1  # the paper's learning rate, plain SGD
