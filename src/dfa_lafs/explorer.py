@@ -7,7 +7,7 @@ varies (seed, depth, learning rate, ...).
 
 The HTML view loads a sweep's data only when the reader picks it: `write_site_data` writes an
 index and one small script per sweep into the built site (book/_ext/explorer_site.py calls it),
-and book/_static/explorer.js draws them with plotly.js. The data files are scripts, not JSON
+and book/_ext/explorer/explorer.js draws them with plotly.js. The data files are scripts, not JSON
 fetched by the page, so the explorer works from a web server and from a copy opened from disk.
 """
 
@@ -152,7 +152,7 @@ def write_site_data(folder: str | Path, sweeps=None, missing=None) -> list[Path]
 
 
 def explorer_html() -> str:
-    """The explorer's place in the page: book/_static/explorer.js fills it in the HTML book (the
+    """The explorer's place in the page: book/_ext/explorer/explorer.js fills it in the HTML book (the
     book's extension adds that script and plotly.js to this page only). Where no script runs it
     (Jupyter, Colab), its text says where to look instead."""
     return (f'<div class="dfa-explorer" data-src="{SITE_DATA}/"><p>The interactive explorer draws here in the '

@@ -1,6 +1,6 @@
-/* The book's explorer (dfa_lafs/explorer.py writes its data): menus over the stored sweeps,
-   grouped by sweep, then measure, then hidden layer; a sweep's data is loaded only when it is
-   chosen. Each data file is a script that calls dfaExplorer.receive(name, data), so the
+/* The book's explorer: menus over the stored sweeps, grouped by sweep, then measure, then hidden
+   layer; a sweep's data is loaded only when it is chosen. dfa_lafs/explorer.py writes the data,
+   book/_ext/explorer_site.py adds this script to the explorer's page. Each data file is a script that calls dfaExplorer.receive(name, data), so the
    explorer works from a web server and from a copy of the site opened from disk. */
 (function () {
   "use strict";
