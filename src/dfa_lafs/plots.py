@@ -297,9 +297,9 @@ def baseline_grid(results: list[Result], lines: list[tuple[str, str, str | None,
 def thesis_panels(results: list[Result], layers: tuple[int, ...] = (1, 2, 3)) -> plt.Figure:
     """Per hidden layer: the DFA-vs-LAFS update angle over training, mean and band over seeds.
 
-    Solid: measured at the weights of DFA's runs (DFA's colour) or of LAFS's runs (LAFS's
-    colour); dotted: the raw error angle e^y vs e^i of DFA's own runs, the quantity the paper's
-    argument runs through.
+    Solid: measured at the weights of DFA's runs (in DFA's colour); dashed: at the weights of
+    LAFS's runs (in LAFS's colour); dotted grey: the raw error angle e^y vs e^i of DFA's own runs,
+    the quantity the paper's argument runs through.
     """
     from .aggregate import bands_by
 
@@ -307,9 +307,10 @@ def thesis_panels(results: list[Result], layers: tuple[int, ...] = (1, 2, 3)) ->
     dfa_runs = [r for r in results if r.config.rule == "dfa"]
     for ax, i in zip(axes[0], layers):
         for (rule,), band in bands_by(results, f"probe/dfa_vs_lafs_update/{i}", by=("rule",)).items():
-            band_plot(ax, band, f"update angle, at {rule.upper()}'s weights", rule_color(rule), "-")
+            band_plot(ax, band, f"update angle, at {rule.upper()}'s weights", rule_color(rule),
+                      "-" if rule == "dfa" else "--")
         for band in bands_by(dfa_runs, f"train/angle/{i}", by=("rule",)).values():
-            band_plot(ax, band, r"error angle $e^y$ vs $e^i$ (DFA)", rule_color("dfa"), ":")
+            band_plot(ax, band, r"error angle $e^y$ vs $e^i$ (DFA)", CONTROL_COLOR, ":")
         ax.axhline(90, **REFERENCE)
         ax.set_title(f"hidden layer {i}", fontsize=TEXT_PT + 0.5)
     axes[0][0].set_ylabel("angle (degrees)")
