@@ -36,7 +36,7 @@ class RunConfig:
 
     rule: str = "dfa"  # bp | fa | dfa | lafs
     dataset: str = "mnist"  # mnist | fashion-mnist
-    data_root: str | None = None  # None: $DFA_LAFS_DATA, else ~/.cache/dfa_lafs
+    data_root: str | None = None  # None: $DFA_LAFS_DATA, else ~/.cache/dfa_lafs (not in the repr)
     hidden: tuple[int, ...] = (800, 800, 800)  # the paper: 3 hidden layers of 800
     activation: str = "tanh"  # the paper's f
     lr: float = 0.1  # the paper's learning rate, plain SGD
@@ -113,6 +113,14 @@ class RunConfig:
         if self.data_root is not None and not isinstance(self.data_root, (str, os.PathLike)):
             raise ValueError(f"data_root must be a folder path (str) or None, got {self.data_root!r}")
         resolve_device(self.device)
+
+    def __repr__(self) -> str:
+        """Every field but data_root: pages print configs, and where a run read its data is a path
+        on that machine, not part of what the run computes. (Not `field(repr=False)`: the CLI
+        makes a flag of every field in the repr.)"""
+        shown = (f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
+                 if f.repr and f.name != "data_root")
+        return f"RunConfig({', '.join(shown)})"
 
     @property
     def depth(self) -> int:
