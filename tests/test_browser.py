@@ -213,7 +213,6 @@ def test_the_first_page_links_the_paper(server, browser):
     assert any(paper in link for link in links for paper in PAPER), f"no link to the paper ({PAPER}) on the first page"
 
 
-@pytest.mark.xfail(reason="phase 2 of issue 17: the new scorecard links each claim to its chapter", strict=False)
 def test_every_row_of_the_scorecard_links_to_its_chapter(server, browser):
     context, page, _ = _open(browser, f"{server}/{chapter_named('_scorecard')}.html", 1280)
     rows = page.evaluate("""() => [...document.querySelectorAll('article table')]

@@ -551,6 +551,7 @@ def search_surfaces(records: dict, cells, rule: str) -> plt.Figure:
             ax.set_axis_off()
     if image is not None:
         fig.colorbar(image, ax=axes, shrink=0.9, label="validation accuracy (%)")
+    fig.suptitle(rule_name(rule), fontsize=TEXT_PT + 1)
     return fig
 
 

@@ -31,18 +31,18 @@ def findings(prefix: str = "") -> str:
         v = verdict(r["claim"])
         if r["claim"] == "open_question_width100":
             study = verdict("open_question")
-            lines.append(f"- **Can DFA or LAFS beat one hidden layer?** (the paper's open question) "
-                         f"{study.words} ({_link('08_open_question', 'study', prefix)}; {study.evidence.number}).")
+            lines.append(f"- Can DFA or LAFS beat one hidden layer (the paper's open question)? **{study.words}** "
+                         f"({_link('08_open_question', 'study', prefix)}; {study.evidence.number}).")
             continue
         lead = v.words.split(":")[0]
         rest = headline(v) or v.words[len(lead) + 1:].strip()
-        lines.append(f"- **{r['title']}**: {lead}. {rest} ({_link(r['chapter'], 'evidence', prefix)})")
+        lines.append(f"- {r['title']}: **{lead}**. {rest} ({_link(r['chapter'], 'evidence', prefix)})")
     return "\n".join(lines)
 
 
 def in_short(*claims: str) -> str:
     """A chapter's opening list: per claim its title, the lead of its verdict and its headline."""
-    return "\n".join(f"- **{registration()['claims'][c]['title']}**: {verdict(c).words.split(':')[0]}. "
+    return "\n".join(f"- {registration()['claims'][c]['title']}: **{verdict(c).words.split(':')[0]}**. "
                      f"{headline(verdict(c))}" for c in claims)
 
 

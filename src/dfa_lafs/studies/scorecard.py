@@ -24,8 +24,12 @@ def rows() -> list[dict]:
             continue
         history = rules(claim)
         current, first = verdict(claim), verdict(claim, history[0].version)
-        out.append({"row": spec["row"], "claim": claim, "title": spec["title"], "chapter": spec["chapter"],
-                    "verdict": current.words, "lead": _short(current.words), "number": current.evidence.number
+        chapter, lead = spec["chapter"], _short(current.words)
+        if current.key == "superseded":  # the answer is the registered study's, in its own chapter
+            study = verdict("open_question")
+            chapter, lead = "08_open_question", _short(study.words) if ":" in study.words[:40] else study.words
+        out.append({"row": spec["row"], "claim": claim, "title": spec["title"], "chapter": chapter,
+                    "verdict": current.words, "lead": lead, "number": current.evidence.number
                     or first.evidence.number, "first_verdict": first.words, "changed": _short(first.words) !=
                     _short(current.words), "rules": [(r.version, str(r.spec["registered"]), r.spec.get("commit"),
                                                       r.spec.get("reason", "").strip()) for r in history],
