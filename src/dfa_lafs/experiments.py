@@ -121,3 +121,26 @@ def regenerate_all(data_root: str | None = None, workers: int | None = None, pro
         print(report.text())
         failed += len(report.failed)
     return 1 if failed else 0
+
+
+NOT_RESULTS = {"benchmark.json", "_grid.json", "trials.json"}  # JSON files under results/ that hold no run
+
+
+def stored_results_table():
+    """One row per stored result under results/: its sweep folder (two levels), where it ran, its
+    wall time, epochs and share of time spent recording, and whether the current code made it."""
+    import pandas as pd
+
+    from .results import code_hash
+
+    rows = []
+    for path in sorted(RESULTS.rglob("*.json")):
+        if path.name in NOT_RESULTS:
+            continue
+        r = load_result(path)
+        rows.append({"folder": "/".join(path.parent.relative_to(RESULTS).parts[:2]),
+                     "device": r.provenance["device_name"][:24], "torch": r.provenance["torch_version"],
+                     "wall_s": r.timings["wall_s"], "recording": r.timings["record_share"],
+                     "epochs": r.timings["steps"] * r.config.batch_size / max(1, 60_000 - r.config.val_size),
+                     "fresh": r.provenance["code_hash"] == code_hash()})
+    return pd.DataFrame(rows)

@@ -165,63 +165,6 @@ def scorecard_row(rule: Rule) -> Evidence:
     return ev
 
 
-def pruner_check(orders: int = 200, seed: int = 0) -> pd.DataFrame:
-    """Would the pruned search have chosen what the full search chose? For each cell searched in
-    full (width 100, no pruner), Optuna's asynchronous successive halving is replayed on the
-    trials' stored validation curves in `orders` random orders (one trial at a time): a trial
-    reaching a rung continues only if it is among the best 1/eta of the trials that reached the
-    rung before it (the first ones must be the best so far). Returns, per cell, the share of
-    orders that choose the full search's configuration and the mean validation accuracy lost."""
-    import random
-
-    plan, rng = load_plan(), random.Random(seed)
-    r0, eta = plan.pruner["min_resource"], plan.pruner["reduction_factor"]
-    rows = []
-    for cell in plan.cells:
-        records = [t for t in trials()["trials"].get(cell.name, []) if t["state"] == "complete"]
-        if cell.pruned or cell.rule == "bp" or not records or any(
-                t["state"] not in ("complete", "pruned", "diverged") for t in trials()["trials"][cell.name]):
-            continue
-        best = choose(records)
-        same, lost = 0, []
-        for _ in range(orders):
-            order, at_rung, done = rng.sample(records, len(records)), {}, []
-            for t in order:
-                curve, rung, alive = t["curve"], r0, True
-                while alive and rung < len(curve):
-                    seen = at_rung.setdefault(rung, [])
-                    value = curve[rung - 1]
-                    k = max(len(seen + [value]) // eta - 1, 0)
-                    alive = value >= sorted(seen + [value], reverse=True)[k]
-                    seen.append(value)
-                    rung *= eta
-                if alive:
-                    done.append(t)
-            pick = choose(done)
-            same += pick["params"] == best["params"]
-            lost.append(best["value"] - pick["value"])
-        rows.append({"cell": cell.name, "trials": len(records), "same choice": same / orders,
-                     "validation accuracy lost (pp)": 100 * sum(lost) / len(lost)})
-    return pd.DataFrame(rows)
-
-
-def progress() -> dict:
-    """How far the study has got: trials by state, cells chosen, verdict runs stored, run-hours."""
-    import glob
-    import json as _json
-
-    states: dict[str, int] = {}
-    for rows in trials()["trials"].values():
-        for r in rows:
-            states[r["state"]] = states.get(r["state"], 0) + 1
-    table = choices()
-    seconds = sum(_json.loads(open(f).read())["timings"]["wall_s"]
-                  for f in glob.glob(str(load_plan().folder / "*" / "*.json")))
-    return {"states": states, "cells": len(table), "chosen": int(table["lr"].notna().sum()),
-            "verdict_runs": len(verdict_runs()), "planned_runs": len(table) * len(_spec()["seeds"]),
-            "completed_run_hours": seconds / 3600}
-
-
 def answer_table() -> pd.DataFrame:
     """Per registered comparison: rule, bar, width, chosen depth, the two means, and the
     difference with its interval at the level of its Holm step (empty until the study is complete)."""
