@@ -158,3 +158,16 @@ def condition(rule: Rule) -> Evidence:
         return (f"From epoch 1 to 20 the network's accuracy changes by {fmt.pp(*corrected(dec, 0))}, layer 1's "
                 f"readout by {fmt.pp(*corrected(dec, 1))}.")
     return Evidence(decide, tests, number, pd.DataFrame(rows), headline)
+
+
+DIAGNOSTICS = {"readout accuracy": "{split}/readout_accuracy/{i}", "readout margin": "{split}/readout_margin/{i}",
+               "mean f'": "{split}/mean_fprime/{i}", "norm of h^i": "{split}/hidden_norm/{i}",
+               "norm of W^i": "probe/weight_norm/{i}", "network accuracy": "{split}/accuracy"}
+
+
+def after_peak_table() -> pd.DataFrame:
+    """`after_peak` of DFA's diagnostics as the chapter shows it: per layer (and its median peak
+    step), the change of each diagnostic from the readout's peak to the end (mean [95%])."""
+    late = after_peak(DIAGNOSTICS)
+    late["change"] = [fmt.with_interval(c, lo, hi, 3, sign=True) for c, lo, hi in zip(late["change"], late["low"], late["high"])]
+    return late.pivot(index=["layer", "peak step"], columns="metric", values="change")[list(DIAGNOSTICS)].reset_index()

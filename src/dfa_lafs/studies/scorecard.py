@@ -70,3 +70,18 @@ def tests_table(claim: str) -> pd.DataFrame:
     v = verdict(claim)
     return pd.DataFrame([{"test": name, "p": d.p, "Holm level": d.level, "rejected": d.reject}
                          for name, d in v.decisions.items()])
+
+
+def registration_table() -> pd.DataFrame:
+    """Every claim of preregistration.yaml: how many rules, when the first was written (its commit),
+    when it was last amended, and the family its current rule is corrected in."""
+    out = []
+    for claim in claims():
+        h = rules(claim)
+        first = h[0].spec
+        out.append({"claim": registration()["claims"][claim].get("title") or "The open question (the registered study)",
+                    "rules": len(h), "first written": f"{first['registered']}" + (f" ({first['commit']})"
+                                                                                 if first.get("commit") else ""),
+                    "last amended": str(h[-1].spec["registered"]) if len(h) > 1 else "never",
+                    "family": h[-1].family or "none"})
+    return pd.DataFrame(out)

@@ -81,3 +81,25 @@ def choices_table() -> pd.DataFrame:
         "validation accuracy": [fmt.pct(a) if ok else "" for ok, a in zip(done, chosen["val_accuracy"])],
         "where": [", ".join(f"{k.replace('feedback_scale', 'scale')} {w}" for k, w in e.items()) if ok else ""
                   for ok, e in zip(done, chosen["edges"])]})
+
+
+def registration_markdown() -> str:
+    """The registered study in a few lines, read from preregistration.yaml."""
+    from .. import fmt
+
+    spec = _spec()
+    s, p = spec["search"], spec["search"]["pruner"]
+    return "\n".join([
+        f"- **Networks**: MNIST, tanh, widths {fmt.listing([str(w) for w in s['widths']])}, "
+        f"{fmt.listing([str(d) for d in s['depths']])} hidden layers (and, at width 100, DFA with 2 and LAFS with 4, "
+        f"the depths the width-100 depth study chose).",
+        f"- **Search** (seed {s['seed']}, validation split of 10,000 training images, early stopping with patience "
+        f"10, at most 100 epochs): for DFA and LAFS every learning rate in {s['rules']['dfa']['lr']} with every scale "
+        f"of $B^i$ in {s['rules']['dfa']['feedback_scale']}; for the backprop bars every rate in {s['bar']['lr']}. A "
+        f"choice at the edge of what was tried is extended outward until it is interior.",
+        f"- **Successive halving** from width {p['from_width']}: a run continues past epochs {p['min_resource']}, "
+        f"{p['reduction_factor'] * p['min_resource']} and {p['reduction_factor'] ** 2 * p['min_resource']} only if "
+        f"it is among the best 1/{p['reduction_factor']} of its cell's runs there.",
+        "- **Bars**: backprop with one hidden layer of the same width, and with as many parameters as the deep network.",
+        f"- **Verdict**: five fresh seeds ({fmt.listing([str(x) for x in spec['seeds']])}) per chosen configuration "
+        "and bar; Welch tests of test accuracy, Holm-corrected over the family of comparisons."])
