@@ -52,7 +52,7 @@ if __name__ == "__main__":
 STORED = Path(os.environ["DFA_LAFS_RESULTS"])
 
 from dfa_lafs import RunConfig, experiments, load_result  # noqa: E402
-from dfa_lafs.aggregate import LeftoverResultsWarning, load_sweep  # noqa: E402
+from dfa_lafs.studies.runs import LeftoverResultsWarning, load_sweep  # noqa: E402
 from dfa_lafs.cli import main  # noqa: E402
 from dfa_lafs.results import ResultError, code_hash, content_digest  # noqa: E402
 from dfa_lafs.sweep.grid import load_grid, record_grid  # noqa: E402

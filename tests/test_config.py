@@ -60,6 +60,13 @@ def test_roundtrip_and_key():
         RunConfig.from_dict({"learning_rate": 0.1})
 
 
+def test_repr_leaves_out_the_machine_path_it_read_data_from():
+    """Pages print configs; the data folder is a path on the machine the run ran on."""
+    cfg = RunConfig(data_root="/home/someone/data")
+    assert "/home/someone" not in repr(cfg) and "data_root" not in repr(cfg) and "rule='dfa'" in repr(cfg)
+    assert cfg.to_dict()["data_root"] == "/home/someone/data"  # still stored with the result
+
+
 def test_softmax_regression_is_bp_without_hidden_layers():
     assert RunConfig(rule="bp", hidden=()).depth == 1
 

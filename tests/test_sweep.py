@@ -17,7 +17,7 @@ import yaml
 from dfa_lafs import Result, RunConfig, load_result
 from dfa_lafs import cli
 from dfa_lafs.sweep import runner
-from dfa_lafs.aggregate import load_sweep, sweep_table
+from dfa_lafs.studies.runs import load_sweep, sweep_table
 from dfa_lafs.config import field_names
 from dfa_lafs.results import ResultError, code_hash
 from dfa_lafs.sweep import (NOTEBOOK_ONLY, GridError, config_from_parameters, execute_point, kernel_manager_class,

@@ -6,10 +6,15 @@ and its es5/tex-mml-chtml.js loads its fonts and TeX extensions relative to itse
 folder is copied whole (less the other combined builds). plotly.js is the copy inside the
 `plotly` Python package, the same version that wrote the figures' JSON; it is added only to
 pages that draw a plotly figure.
+
+The theme's fontawesome.js (1.5 MB on every page, more than half of what a page loads) is taken
+out of the pages: it only turns icons into SVG and lets a site add icons of its own, which this
+book does not; the theme's stylesheet already draws every icon from Font Awesome's web fonts.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -37,7 +42,7 @@ def _check_sources(app) -> None:
 
 def _add_plotly_where_drawn(app, pagename, templatename, context, doctree) -> None:
     if "Plotly.newPlot" in context.get("body", ""):
-        app.add_js_file("plotly.min.js")  # during html-page-context: this page only
+        app.builder.add_js_file("plotly.min.js")  # this page only (app.add_js_file: every later page too)
 
 
 def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> None:
@@ -52,6 +57,17 @@ def _drop_repeated_scripts(app, pagename, templatename, context, doctree) -> Non
     context["script_files"] = kept
 
 
+FONTAWESOME_JS = re.compile(r'\s*<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>')
+
+
+def _drop_fontawesome_js(outdir: Path) -> None:
+    for page in outdir.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        lighter = FONTAWESOME_JS.sub("", html)
+        if lighter != html:
+            page.write_text(lighter, encoding="utf-8")
+
+
 def _copy(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -60,6 +76,7 @@ def _copy(app, exception) -> None:
     other_builds = {p.name for p in MATHJAX.glob("*.js")} - {MATHJAX_ENTRY}
     shutil.copytree(MATHJAX, static / "mathjax", dirs_exist_ok=True,
                     ignore=lambda folder, names: [n for n in names if Path(folder) == MATHJAX and n in other_builds])
+    _drop_fontawesome_js(Path(app.outdir))
 
 
 def setup(app):

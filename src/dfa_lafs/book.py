@@ -68,6 +68,24 @@ def glue(name: str, value, display: bool = True) -> None:
     myst_glue(name, value, display=display)
 
 
+def show(markdown: str) -> None:
+    """Display a paragraph of Markdown written with the library's numbers.
+
+    The book's sentences that quote a number are made this way (in a cell whose input the HTML
+    hides), so that they read the same in the HTML book (myst-nb renders the Markdown output,
+    math and links included) and in Colab, which shows a `{glue:text}` role verbatim.
+    """
+    from IPython.display import Markdown, display
+
+    display(Markdown(markdown))
+
+
+def table(frame, caption: str | None = None):
+    """A DataFrame as the book shows tables: no index, text wrapped to the column."""
+    styler = frame.style.hide(axis="index").set_table_attributes('class="book-table"')
+    return styler.set_caption(caption) if caption else styler
+
+
 class Checks:
     """A chapter's numerical checks against an independent computation (autograd, a loop).
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m dfa_lafs {train,figure1,sweep,regenerate,check} ...`.
+"""Command line: `python -m dfa_lafs {train,figure1,sweep,search,regenerate,check} ...`.
 
 Thin by design: it parses flags into a RunConfig and calls the library. Every error a user
 can cause is one line on stderr (exit 2) that names the value, flag or path at fault; the
@@ -138,6 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Run a YAML grid of runs, one experiment notebook per point; resumable.")
     add_sweep_arguments(sweep)
 
+    search = sub.add_parser("search", parents=[common],
+                            help="run a registered search (preregistration.yaml) with Optuna on Dask, resumably",
+                            description="Run the search a study registered in preregistration.yaml (learning rate "
+                                        "x scale of B^i per cell, on the validation split); resumable.")
+    search.add_argument("--plan", type=Path, default=None, help="registration file (default: preregistration.yaml)")
+    search.add_argument("--study", default="open_question", help="the registered study (default: open_question)")
+    search.add_argument("--out", type=Path, default=None, help="folder for the journal, trials.json and results "
+                                                                 "(default: the folder the registration names)")
+    search.add_argument("--workers", type=_positive_int, default=2, help="local worker processes (default: 2)")
+    search.add_argument("--data-root", help="dataset folder (default: $DFA_LAFS_DATA, else ~/.cache/dfa_lafs)")
+    search.set_defaults(handler=_search)
+
     check = sub.add_parser("check", parents=[common],
                            help="the training-code hash, its lineage, and stored results that differ from git HEAD")
     check.add_argument("--results", default=None, help="stored results folder (default: $DFA_LAFS_RESULTS, else "
@@ -225,6 +237,22 @@ def _sweep(args: argparse.Namespace) -> int:
                        replace_stored=args.replace_stored, allow_large=args.allow_large)
     print(report.text(), file=sys.stderr if report.failed else sys.stdout)
     return 0 if report.ok else 1
+
+
+def _search(args: argparse.Namespace) -> int:
+    """Run the registered search to its end; 0 when no trial failed with an error."""
+    import dataclasses as dc
+
+    from . import search
+
+    plan = search.load_plan(args.plan or search.PREREGISTRATION, args.study)
+    if args.out is not None:
+        plan = dc.replace(plan, folder=args.out.resolve())
+    args.on_interrupt = f"finished trials are kept in {plan.folder}; rerun the same command to resume"
+    counts = search.run_search(plan, workers=args.workers, data_root=args.data_root, progress=not args.quiet)
+    print(f"search {args.study}: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+          + f"; trials in {plan.folder / 'trials.json'}")
+    return 1 if counts.get("failed") else 0
 
 
 def _check(args: argparse.Namespace) -> int:

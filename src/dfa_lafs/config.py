@@ -29,7 +29,7 @@ DIRECT_RULES = ("fa", "dfa", "lafs")  # rules whose hidden layers learn from fix
 
 # Fields that say where or how fast a run happens, not what it computes: they are left
 # out of the key that decides whether a stored result still matches its config.
-_PLACE_FIELDS = ("device", "data_root")
+PLACE_FIELDS = ("device", "data_root")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class RunConfig:
 
     rule: str = "dfa"  # bp | fa | dfa | lafs
     dataset: str = "mnist"  # mnist | fashion-mnist
-    data_root: str | None = None  # None: $DFA_LAFS_DATA, else ~/.cache/dfa_lafs
+    data_root: str | None = None  # None: $DFA_LAFS_DATA, else ~/.cache/dfa_lafs (not in the repr)
     hidden: tuple[int, ...] = (800, 800, 800)  # the paper: 3 hidden layers of 800
     activation: str = "tanh"  # the paper's f
     lr: float = 0.1  # the paper's learning rate, plain SGD
@@ -120,6 +120,14 @@ class RunConfig:
         except ValueError as err:
             raise ArgumentError(str(err), ("device",)) from None
 
+    def __repr__(self) -> str:
+        """Every field but data_root: pages print configs, and where a run read its data is a path
+        on that machine, not part of what the run computes. (Not `field(repr=False)`: the CLI
+        makes a flag of every field in the repr.)"""
+        shown = (f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)
+                 if f.repr and f.name != "data_root")
+        return f"RunConfig({', '.join(shown)})"
+
     @property
     def depth(self) -> int:
         """Number of weight layers k (hidden layers + the output layer)."""
@@ -157,7 +165,7 @@ class RunConfig:
 
     def key(self) -> str:
         """Hash of what the run computes (not where): a stored result must match it."""
-        d = {k: v for k, v in self.to_dict().items() if k not in _PLACE_FIELDS}
+        d = {k: v for k, v in self.to_dict().items() if k not in PLACE_FIELDS}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import _PLACE_FIELDS, RunConfig, field_names, paper_config
+from .config import PLACE_FIELDS, RunConfig, field_names, paper_config
 from .files import REPO_ROOT, check_result_path, check_writable, stored_results_root
 from .plots import figure1, save_figure
 from .results import Result, ResultError, load_result
@@ -78,7 +78,7 @@ def _protect_stored_figure1(out_dir: Path, configs: dict[str, RunConfig]) -> Non
     if out_dir.resolve() != FIGURE1_DIR.resolve():
         return
     changed = sorted({name for rule, cfg in configs.items() for name in field_names()
-                      if name not in _PLACE_FIELDS and getattr(cfg, name) != getattr(figure1_configs()[rule], name)})
+                      if name not in PLACE_FIELDS and getattr(cfg, name) != getattr(figure1_configs()[rule], name)})
     if changed:
         raise ValueError(f"{', '.join(changed)} differ(s) from the paper config, and {out_dir} holds the stored "
                          f"paper-scale results the book reads: write elsewhere with --out-dir (out_dir=)")
@@ -115,7 +115,7 @@ SWEEPS_DIR = REPO_ROOT / "sweeps"  # full grid files; sweeps/ci/ holds the CPU-s
 
 def load_stored_sweep(name: str) -> dict[str, Result]:
     """The stored results of `sweeps/NAME.yaml`, checked against that grid file and the code."""
-    from .aggregate import load_sweep
+    from .studies.runs import load_sweep
 
     return load_sweep(RESULTS / "sweeps" / name, grid=SWEEPS_DIR / f"{name}.yaml")
 
@@ -141,3 +141,28 @@ def regenerate_all(data_root: str | None = None, workers: int | None = None, pro
         print(report.text())
         failed += len(report.failed)
     return 1 if failed else 0
+
+
+NOT_RESULTS = {"benchmark.json", "_grid.json", "trials.json"}  # JSON files under results/ that hold no run
+
+
+def stored_results_table():
+    """One row per stored result under results/: its sweep folder (two levels), where it ran, its
+    wall time, epochs and share of time spent recording, and whether the current code made it (or an
+    earlier one that the code lineage records as giving the same numbers)."""
+    import pandas as pd
+
+    from .results import accepted_hashes
+
+    accepted = accepted_hashes()  # this code's hash and those the code lineage links to it
+    rows = []
+    for path in sorted(RESULTS.rglob("*.json")):
+        if path.name in NOT_RESULTS:
+            continue
+        r = load_result(path)
+        rows.append({"folder": "/".join(path.parent.relative_to(RESULTS).parts[:2]),
+                     "device": r.provenance["device_name"][:24], "torch": r.provenance["torch_version"],
+                     "wall_s": r.timings["wall_s"], "recording": r.timings["record_share"],
+                     "epochs": r.timings["steps"] * r.config.batch_size / max(1, 60_000 - r.config.val_size),
+                     "fresh": r.provenance["code_hash"] in accepted})
+    return pd.DataFrame(rows)

@@ -1,21 +1,33 @@
 """Two views of the sweeps: one that needs no kernel (plotly, for the static book) and one
 with ipywidgets for Jupyter and Colab, which can also train a small network live.
 
-Both show the same thing: for a chosen sweep, rule and hidden layer, the angle between e^y and
-e^i (raw and centred) and the readout accuracy through B^i over training, one line per run,
-labelled by the settings the sweep varies (seed, depth, learning rate, ...).
+Both show the same thing: for a chosen sweep, measure and hidden layer, one curve per run over
+training, in the colour of its rule (plots.RULE_COLORS), labelled by the settings the sweep
+varies (seed, depth, learning rate, ...).
+
+The HTML view loads a sweep's data only when the reader picks it: `write_site_data` writes an
+index and one small script per sweep into the built site (book/_ext/explorer_site.py calls it),
+and book/_ext/explorer/explorer.js draws them with plotly.js. The data files are scripts, not JSON
+fetched by the page, so the explorer works from a web server and from a copy opened from disk.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-
-import matplotlib.pyplot as plt
+from pathlib import Path
 
 from .results import Result
 
-METRICS = {"angle": "raw angle e^y, e^i (deg)", "angle_centered": "centred angle (deg)",
-           "readout_accuracy": "readout accuracy, B^i"}
+# What the explorer can show: key -> (menu group, label, history name; {i} is the hidden layer).
+MEASURES = {
+    "angle": ("Angle between eʸ and eⁱ", "raw angle (degrees)", "train/angle/{i}"),
+    "angle_centered": ("Angle between eʸ and eⁱ", "centred angle (degrees)", "train/angle_centered/{i}"),
+    "readout_accuracy": ("Readout through Bⁱ", "readout accuracy", "train/readout_accuracy/{i}"),
+    "accuracy": ("Whole network", "test accuracy", "test/accuracy"),
+}
+SITE_DATA = "_static/explorer"  # where the data files go, relative to the built site's root
+JS_CALLBACK = "dfaExplorer.receive"  # what each data file calls: (name, data)
 
 
 def stored_sweeps() -> tuple[dict[str, dict[str, Result]], dict[str, str]]:
@@ -44,111 +56,178 @@ def stored_sweeps() -> tuple[dict[str, dict[str, Result]], dict[str, str]]:
     return loaded, missing
 
 
-def _label(result: Result, fields: list[str]) -> str:
-    """'seed=1' or 'hidden=2x100, lr=0.1': the run's values of the fields its sweep varies."""
+def _value(name: str, value) -> str:
     from .plots import architecture
 
-    values = {name: getattr(result.config, name) for name in fields}
-    return ", ".join(f"{name}={architecture(v) if name == 'hidden' else v}" for name, v in values.items()) or "run"
+    return architecture(value) if name == "hidden" else str(value)
 
 
-def _curves(results: Mapping[str, Result], rule: str, layer: int, metric: str):
-    """(label, steps, values) for the runs of `rule` that have hidden layer `layer`, one per run,
-    labelled by the fields the sweep varies other than the rule."""
-    from .aggregate import varying_fields
+def _fields(results: Mapping[str, Result]) -> list[str]:
+    """The settings a sweep varies, other than the rule (which the colour shows)."""
+    from .studies.runs import varying_fields
 
-    fields = [name for name in varying_fields(r.config for r in results.values()) if name != "rule"]
-    runs = [r for r in results.values() if r.config.rule == rule and f"train/{metric}/{layer}" in r.history]
-    runs.sort(key=lambda r: [repr(getattr(r.config, name)) if name != "hidden" else len(r.config.hidden)
-                             for name in fields])
-    return [(_label(r, fields), r.history["step"], r.series(metric, layer)) for r in runs]
+    return [name for name in varying_fields(r.config for r in results.values()) if name != "rule"]
 
 
-def _views(sweeps: Mapping[str, Mapping[str, Result]]):
-    """(sweep, rule, layer) for every menu entry that has at least one curve."""
+def _sorted_runs(results: Mapping[str, Result], fields: list[str]) -> list[Result]:
+    return sorted(results.values(), key=lambda r: [r.config.rule] + [
+        len(r.config.hidden) if name == "hidden" else repr(getattr(r.config, name)) for name in fields])
+
+
+def _round(values) -> list[float | None]:
+    """4 significant digits (the plot shows 3); NaN (a diverged run) becomes null."""
+    return [None if v != v else float(f"{v:.4g}") for v in values]
+
+
+def sweep_data(results: Mapping[str, Result]) -> dict:
+    """What the HTML explorer draws of one sweep: the fields it varies, and per run its rule, the
+    values of those fields, its recorded steps and every measure of MEASURES it has, by
+    "measure" or "measure/layer"."""
+    fields = _fields(results)
+    runs = []
+    for r in _sorted_runs(results, fields):
+        series = {}
+        for key, (_, _, pattern) in MEASURES.items():
+            if "{i}" not in pattern:
+                if pattern in r.history:
+                    series[key] = _round(r.history[pattern])
+                continue
+            for i in range(1, len(r.config.hidden) + 1):
+                if pattern.format(i=i) in r.history:
+                    series[f"{key}/{i}"] = _round(r.history[pattern.format(i=i)])
+        runs.append({"rule": r.config.rule, "settings": {name: _value(name, getattr(r.config, name)) for name in fields},
+                     "step": [int(s) for s in r.history["step"]], "series": series})
+    return {"fields": fields, "runs": runs}
+
+
+def _description(name: str) -> str:
+    """The first sentence of the comment that opens sweeps/NAME.yaml."""
+    from .experiments import SWEEPS_DIR
+
+    lines = []
+    for line in (SWEEPS_DIR / f"{name}.yaml").read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("# ").strip())
+    text = " ".join(lines)
+    end = text.find(". ")
+    return text if end < 0 else text[:end + 1]
+
+
+def site_index(sweeps: Mapping[str, Mapping[str, Result]], missing: Mapping[str, str] | None = None) -> dict:
+    """The explorer's menus: per sweep its runs, rules, depth, varied fields and description (Figure
+    1's sweep first, the book's reference setting), the measures by group, and the rule colours."""
+    from .plots import RULE_COLORS
+
+    order = sorted(sweeps, key=lambda name: (name != "figure1", name))
+    return {
+        "sweeps": [{"name": name, "file": f"{name}.js", "runs": len(sweeps[name]),
+                    "rules": sorted({r.config.rule for r in sweeps[name].values()}),
+                    "depth": max(len(r.config.hidden) for r in sweeps[name].values()),
+                    "fields": _fields(sweeps[name]), "description": _description(name)} for name in order],
+        "measures": [{"key": key, "group": group, "label": label, "per_layer": "{i}" in pattern}
+                     for key, (group, label, pattern) in MEASURES.items()],
+        "colors": RULE_COLORS,
+        "missing": dict(missing or {}),
+    }
+
+
+def _script(name: str, data: dict) -> str:
+    return f"{JS_CALLBACK}({json.dumps(name)}, {json.dumps(data, separators=(',', ':'))});\n"
+
+
+def write_site_data(folder: str | Path, sweeps=None, missing=None) -> list[Path]:
+    """Write `index.js` and one `NAME.js` per stored sweep into `folder` (the built site's
+    SITE_DATA); returns the paths. Without arguments, the sweeps are `stored_sweeps()`."""
+    if sweeps is None:
+        sweeps, missing = stored_sweeps()
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / "index.js"]
+    paths[0].write_text(_script("index", site_index(sweeps, missing)))
     for name, results in sweeps.items():
-        depth = max(len(r.config.hidden) for r in results.values())
-        for rule in sorted({r.config.rule for r in results.values()}):
-            for layer in range(1, depth + 1):
-                if _curves(results, rule, layer, "angle"):
-                    yield name, rule, layer
+        paths.append(folder / f"{name}.js")
+        paths[-1].write_text(_script(name, sweep_data(results)))
+    return paths
 
 
-def static_explorer(sweeps: Mapping[str, Mapping[str, Result]]):
-    """A plotly figure with a menu over (sweep, rule, hidden layer); works in a static page.
+def explorer_html() -> str:
+    """The explorer's place in the page: book/_ext/explorer/explorer.js fills it in the HTML book (the
+    book's extension adds that script and plotly.js to this page only). Where no script runs it
+    (Jupyter, Colab), its text says where to look instead."""
+    return (f'<div class="dfa-explorer" data-src="{SITE_DATA}/"><p>The interactive explorer draws here in the '
+            'HTML book. In Jupyter or Colab, use the controls built by the last cell of this notebook.</p></div>')
 
-    sweeps: sweep name -> its results by point id (`stored_sweeps()[0]`). Each view draws the raw
-    angle e^y vs e^i, the centred angle and the readout accuracy, one line per run.
-    """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=len(METRICS), subplot_titles=list(METRICS.values()))
-    buttons, n_traces = [], 0
-    # Figure 1's sweep first (the book's reference setting), then the others by name.
-    for name, rule, layer in sorted(_views(sweeps), key=lambda v: v[0] != "figure1"):
-        first = n_traces
-        for col, metric in enumerate(METRICS, start=1):
-            for label, steps, ys in _curves(sweeps[name], rule, layer, metric):
-                fig.add_trace(go.Scatter(x=[s + 1 for s in steps], y=ys, mode="lines", name=label,
-                                         legendgroup=label, showlegend=col == 1, visible=not buttons),
-                              row=1, col=col)
-                n_traces += 1
-        buttons.append((f"{name} | {rule.upper()} | layer {layer}", first, n_traces))
-    fig.update_layout(
-        updatemenus=[{"buttons": [{"label": label, "method": "update",
-                                   "args": [{"visible": [lo <= t < hi for t in range(n_traces)]}]}
-                                  for label, lo, hi in buttons],
-                      "x": 0.0, "xanchor": "left", "y": 1.25, "yanchor": "top"}],
-        height=600, margin={"t": 110, "b": 40},
-        legend={"title": "run", "orientation": "h", "yanchor": "top", "y": -0.22, "x": 0.0, "font": {"size": 10}})
-    fig.update_xaxes(type="log", title_text="step + 1 (log)")
-    return fig
+def show_explorer() -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(explorer_html()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Jupyter and Colab: ipywidgets
+
+
+def curves(results: Mapping[str, Result], measure: str, layer: int | None = None):
+    """(rule, label, steps, values) for each run that has `measure` (at hidden layer `layer`),
+    labelled by the settings the sweep varies."""
+    fields = _fields(results)
+    name = MEASURES[measure][2].format(i=layer)
+    return [(r.config.rule, ", ".join(f"{f}={_value(f, getattr(r.config, f))}" for f in fields) or "run",
+             r.history["step"], r.history[name]) for r in _sorted_runs(results, fields) if name in r.history]
 
 
 def widget_explorer(sweeps: Mapping[str, Mapping[str, Result]], data_root: str | None = None):
-    """ipywidgets controls over the stored sweeps, plus a button that trains a small net live."""
+    """ipywidgets controls over the stored sweeps (the HTML view's menus), plus a button that
+    trains a small net live."""
     import ipywidgets as widgets
+    import matplotlib.pyplot as plt
     from IPython.display import clear_output
 
-    views = list(_views(sweeps))
+    from .plots import legend_below, page_figure, rule_color, rule_name, step_axis
+
     sweep = widgets.Dropdown(options=list(sweeps), description="sweep")
-    rule = widgets.Dropdown(description="rule")
+    measure = widgets.Dropdown(options=[(f"{g}: {label}", key) for key, (g, label, _) in MEASURES.items()],
+                               description="measure")
     layer = widgets.Dropdown(description="layer")
-    metric = widgets.Dropdown(options=list(METRICS), description="metric")
     out = widgets.Output()
 
-    def choices(*_):
-        rule.options = sorted({r for s, r, _ in views if s == sweep.value})
-        layer.options = sorted({i for s, r, i in views if s == sweep.value and r == rule.value})
+    def layers(*_):
+        depth = max((len(r.config.hidden) for r in sweeps[sweep.value].values()), default=0) if sweep.value else 0
+        per_layer = "{i}" in MEASURES[measure.value][2]
+        layer.options = list(range(1, depth + 1)) if per_layer else [None]
+        layer.disabled = not per_layer
 
     def draw(*_):
         with out:
             clear_output(wait=True)
-            if layer.value is None:
+            if sweep.value is None:
                 print("no stored sweep to show yet")
                 return
-            fig, ax = plt.subplots(figsize=(7, 3.5))
-            for label, steps, ys in _curves(sweeps[sweep.value], rule.value, layer.value, metric.value):
-                ax.plot(steps, ys, label=label)
-            ax.set_xscale("symlog", linthresh=1)
-            ax.set_xlabel("training step")
-            ax.set_ylabel(METRICS[metric.value])
-            ax.legend(fontsize=8)
+            fig, axes = page_figure(1, 1, 3.2)
+            ax = axes[0][0]
+            for rule, label, steps, ys in curves(sweeps[sweep.value], measure.value, layer.value):
+                ax.plot(steps, ys, color=rule_color(rule), lw=1, alpha=0.8, label=rule_name(rule))
+                step_axis(ax, steps[-1])
+            ax.set_xlabel("training step (log scale)")
+            ax.set_ylabel(MEASURES[measure.value][1])
+            legend_below(fig)
             plt.show()
 
-    sweep.observe(choices, names="value")
-    rule.observe(choices, names="value")
-    choices()
-    for w in (sweep, rule, layer, metric):
+    sweep.observe(layers, names="value")
+    measure.observe(layers, names="value")
+    layers()
+    for w in (sweep, measure, layer):
         w.observe(draw, names="value")
     draw()
-    return widgets.VBox([widgets.HBox([sweep, rule, layer, metric]), out, live_trainer(data_root)])
+    return widgets.VBox([widgets.HBox([sweep, measure, layer]), out, live_trainer(data_root)])
 
 
 def live_trainer(data_root: str | None = None):
     """Train a 3x256 net for one epoch on 10,000 examples with the chosen rule and B scale."""
     import ipywidgets as widgets
+    import matplotlib.pyplot as plt
     from IPython.display import clear_output
 
     from .config import RunConfig

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from .config import _PLACE_FIELDS, RunConfig, resolve_device
+from .config import PLACE_FIELDS, RunConfig, resolve_device
 from .files import atomic_write_text as _atomic_write_text
 from .files import check_result_path
 
@@ -260,7 +260,7 @@ def content_digest(body: dict) -> str:
 def config_differences(got: RunConfig, want: RunConfig) -> list[str]:
     """'lr 0.5, asked 0.1' for each field (other than where a run ran) that differs."""
     a, b = got.to_dict(), want.to_dict()
-    return [f"{name} {a[name]!r}, asked {b[name]!r}" for name in a if name not in _PLACE_FIELDS and a[name] != b[name]]
+    return [f"{name} {a[name]!r}, asked {b[name]!r}" for name in a if name not in PLACE_FIELDS and a[name] != b[name]]
 
 
 def _read_json(path: Path) -> dict:

@@ -1,0 +1,105 @@
+"""The open question's search, reported: how far it has got, and whether successive halving
+would have chosen what a full search chose (replayed on the width-100 cells, searched in full).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..search import choose, load_plan
+from .open_question import _spec, choices, trials, verdict_runs
+
+
+def pruner_check(orders: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Would the pruned search have chosen what the full search chose? For each cell searched in
+    full (width 100, no pruner), Optuna's asynchronous successive halving is replayed on the
+    trials' stored validation curves in `orders` random orders (one trial at a time): a trial
+    reaching a rung continues only if it is among the best 1/eta of the trials that reached the
+    rung before it (the first ones must be the best so far). Returns, per cell, the share of
+    orders that choose the full search's configuration and the mean validation accuracy lost."""
+    import random
+
+    plan, rng = load_plan(), random.Random(seed)
+    r0, eta = plan.pruner["min_resource"], plan.pruner["reduction_factor"]
+    rows = []
+    for cell in plan.cells:
+        records = [t for t in trials()["trials"].get(cell.name, []) if t["state"] == "complete"]
+        if cell.pruned or cell.rule == "bp" or not records or any(
+                t["state"] not in ("complete", "pruned", "diverged") for t in trials()["trials"][cell.name]):
+            continue
+        best = choose(records)
+        same, lost = 0, []
+        for _ in range(orders):
+            order, at_rung, done = rng.sample(records, len(records)), {}, []
+            for t in order:
+                curve, rung, alive = t["curve"], r0, True
+                while alive and rung < len(curve):
+                    seen = at_rung.setdefault(rung, [])
+                    value = curve[rung - 1]
+                    k = max(len(seen + [value]) // eta - 1, 0)
+                    alive = value >= sorted(seen + [value], reverse=True)[k]
+                    seen.append(value)
+                    rung *= eta
+                if alive:
+                    done.append(t)
+            pick = choose(done)
+            same += pick["params"] == best["params"]
+            lost.append(best["value"] - pick["value"])
+        rows.append({"cell": cell.name, "trials": len(records), "same choice": same / orders,
+                     "validation accuracy lost (pp)": 100 * sum(lost) / len(lost)})
+    return pd.DataFrame(rows)
+
+
+def progress() -> dict:
+    """How far the study has got: trials by state, cells chosen, verdict runs stored, run-hours."""
+    import glob
+    import json as _json
+
+    states: dict[str, int] = {}
+    for rows in trials()["trials"].values():
+        for r in rows:
+            states[r["state"]] = states.get(r["state"], 0) + 1
+    table = choices()
+    seconds = sum(_json.loads(open(f).read())["timings"]["wall_s"]
+                  for f in glob.glob(str(load_plan().folder / "*" / "*.json")))
+    return {"states": states, "cells": len(table), "chosen": int(table["lr"].notna().sum()),
+            "verdict_runs": len(verdict_runs()), "planned_runs": len(table) * len(_spec()["seeds"]),
+            "completed_run_hours": seconds / 3600}
+
+
+def choices_table() -> pd.DataFrame:
+    """Per cell: trials run, pruned and diverged, the choice, its validation accuracy, and where it
+    sits in each searched dimension ("interior" everywhere once the search is done)."""
+    from .. import fmt
+
+    chosen = choices()
+    done = chosen["lr"].notna()
+    return pd.DataFrame({
+        "cell": chosen["cell"], "trials": chosen["trials"], "pruned": chosen["pruned"], "diverged": chosen["diverged"],
+        "choice": [(f"lr {lr:g}" + (f", scale {s:g}" if s == s and s is not None else "")) if ok else "not yet"
+                   for ok, lr, s in zip(done, chosen["lr"], chosen["feedback_scale"])],
+        "validation accuracy": [fmt.pct(a) if ok else "" for ok, a in zip(done, chosen["val_accuracy"])],
+        "where": [", ".join(f"{k.replace('feedback_scale', 'scale')} {w}" for k, w in e.items()) if ok else ""
+                  for ok, e in zip(done, chosen["edges"])]})
+
+
+def registration_markdown() -> str:
+    """The registered study in a few lines, read from preregistration.yaml."""
+    from .. import fmt
+
+    spec = _spec()
+    s, p = spec["search"], spec["search"]["pruner"]
+    return "\n".join([
+        f"- **Networks**: MNIST, tanh, widths {fmt.listing([str(w) for w in s['widths']])}, "
+        f"{fmt.listing([str(d) for d in s['depths']])} hidden layers (and, at width 100, DFA with 2 and LAFS with 4, "
+        f"the depths the width-100 depth study chose).",
+        f"- **Search** (seed {s['seed']}, validation split of 10,000 training images, early stopping with patience "
+        f"10, at most 100 epochs): for DFA and LAFS every learning rate in {s['rules']['dfa']['lr']} with every scale "
+        f"of $B^i$ in {s['rules']['dfa']['feedback_scale']}; for the backprop bars every rate in {s['bar']['lr']}. A "
+        f"choice at the edge of what was tried is extended outward until it is interior.",
+        f"- **Successive halving** from width {p['from_width']}: a run continues past epochs {p['min_resource']}, "
+        f"{p['reduction_factor'] * p['min_resource']} and {p['reduction_factor'] ** 2 * p['min_resource']} only if "
+        f"it is among the best 1/{p['reduction_factor']} of its cell's runs there.",
+        "- **Bars**: backprop with one hidden layer of the same width, and with as many parameters as the deep network.",
+        f"- **Verdict**: five fresh seeds ({fmt.listing([str(x) for x in spec['seeds']])}) per chosen configuration "
+        "and bar; Welch tests of test accuracy, Holm-corrected over the family of comparisons."])

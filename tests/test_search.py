@@ -1,0 +1,175 @@
+"""The registered search: its plan, the edge rule, and a tiny search run end to end (Optuna + Dask)."""
+
+import json
+
+import pytest
+
+from dfa_lafs import search
+from dfa_lafs.config import RunConfig
+from dfa_lafs.model import MLP
+
+
+def test_param_count_matches_the_network_the_library_builds():
+    for hidden in [(100,), (100, 100, 100), (800, 800, 800), (37, 5)]:
+        net = MLP.from_config(RunConfig(rule="bp", hidden=hidden, device="cpu"))
+        assert search.param_count(hidden) == sum(t.numel() for t in net.W + net.b)
+
+
+def test_matched_width_has_about_as_many_parameters():
+    # 3 x 100: 785*100 + 2*101*100 + 101*10 = 99,710 = 795 w + 10 -> w = 125.4
+    assert search.matched_width((100, 100, 100)) == 125
+    assert search.matched_width((800, 800, 800)) == 2412
+    assert search.matched_width((300,)) == 300  # one hidden layer is its own match
+    for hidden in [(200, 200, 200), (100, 100), (400, 400, 400)]:
+        w = search.matched_width(hidden)
+        assert abs(search.param_count((w,)) - search.param_count(hidden)) <= 795 / 2 + 1
+
+
+def test_ladder_steps_along_1_3_10():
+    assert search.ladder(1.0, +1) == 3.0 and search.ladder(3.0, +1) == 10.0
+    assert search.ladder(0.1, -1) == 0.03 and search.ladder(0.03, -1) == 0.01
+    assert search.ladder(30.0, +1) == 100.0 and search.ladder(0.01, -1) == 0.003
+
+
+CELL = search.Cell("dfa", (8,), {"lr": (0.1, 0.3, 1.0), "feedback_scale": (1.0, 3.0)}, pruned=False)
+
+
+def trial(lr, scale, state="complete", value=None, number=0):
+    return {"number": number, "params": {"lr": lr, "feedback_scale": scale}, "state": state, "value": value}
+
+
+def test_choice_is_the_best_validation_accuracy_ties_to_smaller_lr():
+    trials = [trial(0.1, 1.0, value=0.9), trial(0.3, 1.0, value=0.95), trial(1.0, 1.0, value=0.95),
+              trial(0.3, 3.0, "pruned")]
+    assert search.choose(trials)["params"] == {"lr": 0.3, "feedback_scale": 1.0}
+    assert search.choose([trial(0.1, 1.0, "pruned")]) is None
+
+
+def test_a_choice_at_an_edge_is_extended_outward_along_its_line():
+    trials = [trial(lr, s, value=v) for (lr, s), v in
+              {(0.1, 1.0): 0.90, (0.3, 1.0): 0.91, (1.0, 1.0): 0.93, (0.1, 3.0): 0.92, (0.3, 3.0): 0.94,
+               (1.0, 3.0): 0.96}.items()]
+    assert search.edges(CELL, trials) == {"lr": "high edge", "feedback_scale": "high edge"}
+    assert sorted(map(str, search.extensions(CELL, trials, {"lr": (1e-4, 10), "feedback_scale": (0.01, 1000)}))) \
+        == sorted(map(str, [{"lr": 3.0, "feedback_scale": 3.0}, {"lr": 1.0, "feedback_scale": 10.0}]))
+    # a worse (or pruned, or diverged) value beyond the choice makes it interior
+    trials += [trial(3.0, 3.0, "diverged"), trial(1.0, 10.0, value=0.95)]
+    assert search.edges(CELL, trials) == {"lr": "interior", "feedback_scale": "interior"}
+    assert search.extensions(CELL, trials, {"lr": (1e-4, 10), "feedback_scale": (0.01, 1000)}) == []
+
+
+def test_extension_stops_at_the_cap():
+    trials = [trial(0.3, 1.0, value=0.9), trial(1.0, 1.0, value=0.95), trial(1.0, 3.0, value=0.94),
+              trial(1.0, 0.3, value=0.93)]
+    assert search.extensions(CELL, trials, {"lr": (1e-4, 1.0), "feedback_scale": (0.01, 1000)}) == []
+
+
+def test_failed_trials_are_retried_by_a_new_search_only():
+    cell = search.Cell("bp", (8,), {"lr": (0.1, 1.0)}, pruned=False)
+    records = [{"number": 0, "params": {"lr": 0.1}, "state": "complete", "value": 0.9},
+               {"number": 1, "params": {"lr": 1.0}, "state": "failed", "value": None}]
+    plan = search.Plan({}, 0, (cell,), {"lr": (1e-4, 10)}, {}, None)
+    assert search.pending(plan, cell, records, first_new=2) == [{"lr": 1.0}]  # from an earlier search
+    # failed in this search: not retried in a loop (0.1 is then the choice, at both edges of what ran)
+    assert search.pending(plan, cell, records, first_new=1) == [{"lr": 0.03}, {"lr": 0.3}]
+
+
+def test_the_registered_plan():
+    plan = search.load_plan()
+    names = {c.name for c in plan.cells}
+    for rule in ("dfa", "lafs"):
+        for width in (100, 200, 400, 800):
+            assert {f"{rule}_1x{width}", f"{rule}_3x{width}"} <= names
+    assert {"dfa_2x100", "lafs_4x100"} <= names
+    # the bars: every width, and one hidden layer with as many parameters as each deeper network
+    bars = {c.hidden[0] for c in plan.cells if c.rule == "bp"}
+    assert bars == {100, 200, 400, 800, 113, 125, 138, 301, 804, 2412}
+    assert all(c.pruned == (c.rule != "bp" and c.hidden[0] >= 200) for c in plan.cells)
+    lafs = next(c for c in plan.cells if c.name == "lafs_3x800")
+    scales = lafs.dims["feedback_scale"]
+    assert max(scales) / min(scales) >= 30  # the scale of B^i spans at least 30x
+    assert search.rungs(plan, lafs, 100) == [5, 15, 45]
+    assert len(search.config_of(plan, lafs, {"lr": 0.1, "feedback_scale": 3.0}).hidden) == 3
+
+
+PLAN = """
+claims:
+  open_question:
+    search:
+      folder: out
+      seed: 0
+      base: {val_size: 256, train_size: 512, patience: 2, epochs: 6, record_points: 3, baseline_epochs: 0,
+             eval_size: 64, probe_size: 32, device: cpu}
+      widths: [8]
+      depths: [2]
+      rules:
+        dfa: {lr: [0.1, 1.0], feedback_scale: [1.0, 3.0]}
+      bar: {rule: bp, lr: [0.3, 1.0]}
+      edge: {ladder: [1, 3], caps: {lr: [0.0001, 10.0], feedback_scale: [0.01, 1000.0]}}
+      pruner: {min_resource: 2, reduction_factor: 2, from_width: 8}
+"""
+
+
+def test_a_tiny_search_runs_every_point_prunes_extends_and_resumes(tmp_path, data_root):
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    plan = search.load_plan(tmp_path / "plan.yaml")
+    counts = search.run_search(plan, workers=2, data_root=data_root, progress=False)
+    stored = json.loads((tmp_path / "out" / "trials.json").read_text())
+    for cell in plan.cells:
+        records = stored["trials"][cell.name]
+        tried = [r["params"] for r in records]
+        assert all(p in tried for p in cell.grid)  # every registered point ran
+        assert all(r["state"] in ("complete", "pruned", "diverged") for r in records)
+        assert search.extensions(cell, records, plan.caps) == []  # every choice interior (or capped)
+        for r in records:
+            if r["state"] == "pruned":  # stopped at a rung: 2 or 4 epochs
+                assert len(r["curve"]) in search.rungs(plan, cell, 6)
+            if r["state"] == "complete":
+                result = json.loads((plan.folder / r["result"]).read_text())
+                assert result["final"]["val/accuracy"] == r["value"]  # the study's value is the run's
+                assert r["curve"][-1] == max(result["per_epoch"]["val/accuracy"])
+    assert sum(counts.values()) == sum(len(r) for r in stored["trials"].values())
+    # resumable: a second search finds nothing left to run
+    assert search.run_search(plan, workers=1, data_root=data_root, progress=False) == counts
+
+
+def test_a_search_runs_the_trials_an_interrupted_one_left_waiting(tmp_path, data_root):
+    import optuna
+
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    plan = search.load_plan(tmp_path / "plan.yaml")
+    bar = next(c for c in plan.cells if c.rule == "bp")
+    plan = search.Plan(plan.base, plan.seed, (bar,), plan.caps, plan.pruner, plan.folder)
+    plan.folder.mkdir()
+    study = optuna.create_study(study_name=bar.name, storage=search._storage(plan.folder), direction="maximize")
+    for point in bar.grid:  # what a driver killed before its workers started leaves behind
+        study.enqueue_trial(point)
+    counts = search.run_search(plan, workers=1, data_root=data_root, progress=False)
+    assert counts.get("waiting", 0) == 0 and counts["complete"] >= len(bar.grid)
+    assert not list((plan.folder / "checkpoints").glob("*.ckpt"))
+
+
+def test_the_verdict_grid_runs_every_choice_and_bar_with_the_registered_seeds(monkeypatch):
+    import yaml
+
+    from dfa_lafs.studies import open_question as oq
+
+    plan = search.load_plan()
+    records = {}
+    for cell in plan.cells:  # a finished search: every cell's grid, one best point
+        rows = [{"number": k, "params": p, "state": "complete", "value": 0.9 + 0.001 * k, "curve": [0.9]}
+                for k, p in enumerate(cell.grid)]
+        records[cell.name] = rows
+    monkeypatch.setattr(oq, "trials", lambda: {"cells": [], "trials": records})
+    spec = yaml.safe_load(oq.seed_grid_yaml())
+    assert spec["name"] == "open_question" and spec["base"] == plan.base
+    points = spec["points"]
+    assert len(points) == 5 * len(plan.cells) and {p["seed"] for p in points} == {1, 2, 3, 4, 5}
+    lafs = [p for p in points if p["rule"] == "lafs" and p["hidden"] == [800, 800, 800]]
+    best = search.choose(records["lafs_3x800"])["params"]
+    assert all(p["lr"] == best["lr"] and p["feedback_scale"] == best["feedback_scale"] for p in lafs)
+    assert all("feedback_scale" not in p for p in points if p["rule"] == "bp")
+    monkeypatch.setattr(oq, "trials", lambda: {"cells": [], "trials": {**records, "lafs_3x800": records["lafs_3x800"][:3]
+                                                                        + [{**records["lafs_3x800"][3], "state": "waiting"}]}})
+    with pytest.raises(ValueError, match="not finished"):
+        oq.seed_grid_yaml()
