@@ -23,7 +23,7 @@ import torch
 
 from dfa_lafs.config import RunConfig, resolve_device
 from dfa_lafs.model import MLP
-from dfa_lafs.rules import SGD, train_step
+from dfa_lafs.rules import SGD, update
 
 
 def autograd_baseline(cfg: RunConfig, device: torch.device):
@@ -44,7 +44,7 @@ def autograd_baseline(cfg: RunConfig, device: torch.device):
 def rule_step(rule: str, cfg: RunConfig):
     net = MLP.from_config(cfg.replace(rule=rule))
     opt = SGD(net, cfg.lr)
-    return lambda x, y, labels: train_step(rule, net, opt, x, y, "mean")
+    return lambda x, y, labels: update(rule, net, opt, x, y, "mean")  # the training loop's step (data checked once)
 
 
 def matmuls_of_a_dfa_step(cfg: RunConfig):
