@@ -1,4 +1,4 @@
-"""dfa_lafs.book: glue with and without myst-nb, Checks, the plotly bundle, the install step's input."""
+"""dfa_lafs.book: show, Checks, the plotly bundle, the install step's input."""
 
 import sys
 import types
@@ -9,27 +9,11 @@ import torch
 from dfa_lafs import book
 
 
-def test_glue_without_myst_nb_prints_the_value_by_name(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb -> ImportError, as in Colab
-    book.glue("init_loss", 2.3026, display=False)
-    assert capsys.readouterr().out == "init_loss = 2.3026\n"
-
-
-def test_glue_without_myst_nb_displays_a_displayed_value(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "myst_nb", None)
+def test_show_displays_markdown_that_colab_and_the_book_both_render(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
-    book.glue("fig", "a figure", display=True)
-    assert shown == ["a figure"] and capsys.readouterr().out == ""
-
-
-def test_glue_with_myst_nb_hands_over(monkeypatch, capsys):
-    calls = []
-    fake = types.ModuleType("myst_nb")
-    fake.glue = lambda name, value, display=True: calls.append((name, value, display))
-    monkeypatch.setitem(sys.modules, "myst_nb", fake)
-    book.glue("x", 1, display=False)
-    assert calls == [("x", 1, False)] and capsys.readouterr().out == ""
+    book.show("DFA reaches **97.5%**")
+    assert shown[0]._repr_markdown_() == "DFA reaches **97.5%**"
 
 
 def test_checks_pass_record_and_print_a_round_off_free_line(capsys):

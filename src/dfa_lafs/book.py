@@ -1,5 +1,5 @@
-"""What the book's chapters share: glue that works without Jupyter Book, numerical checks, the
-Colab install step, and the install cell every chapter opens with.
+"""What the book's chapters share: sentences with numbers that read the same in Colab, tables,
+numerical checks, the Colab install step, and the install cell every chapter opens with.
 
 Module-level imports are standard library only: in Colab this file runs as a script
 (`python book.py install CLONE`) before its dependencies are known to be present.
@@ -46,26 +46,6 @@ if "google.colab" in sys.modules:
 
 # ---------------------------------------------------------------------------------------------
 # In a chapter
-
-
-def glue(name: str, value, display: bool = True) -> None:
-    """myst-nb's `glue` when Jupyter Book is installed; elsewhere (Colab) show the value.
-
-    Without myst-nb a value glued with display=True is displayed as myst-nb would; one glued
-    for the prose only (display=False) is printed with its name, since the prose refers to it
-    by that name ({glue:text}`name`, which Colab shows verbatim).
-    """
-    try:
-        from myst_nb import glue as myst_glue
-    except ImportError:
-        if display:
-            from IPython.display import display as show
-
-            show(value)
-        else:
-            print(f"{name} = {value}")
-        return
-    myst_glue(name, value, display=display)
 
 
 def show(markdown: str) -> None:
