@@ -209,14 +209,6 @@ class Result:
         _atomic_write_text(path, self.to_json())
         return path
 
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> Result:
-        return load_result(path)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """See `files.atomic_write_text` (kept here for callers of the old name)."""
-    return _atomic_write_text(path, text)
 
 
 def load_result(path: str | os.PathLike, expect: RunConfig | None = None, *, check_code: bool = True) -> Result:
