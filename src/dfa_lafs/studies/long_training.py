@@ -75,8 +75,8 @@ def long_training(rule: Rule) -> Evidence:
                           zip(labels, (paired_by_seed(n) for n in QUANTITIES.values()), parts)])
     def headline(d):
         dec = d["some quantity changes"]
-        return (f"From epoch 20 to 100 (same seeds, n = {parts[0].n[0]}) readout 1 changes by "
-                f"{fmt.pp(*corrected(dec, 0))}, the network by {fmt.pp(*corrected(dec, len(parts) - 1))}.")
+        return f"Readout 1 changes by {fmt.pp(*corrected(dec, 0))} from epoch 20 to 100 (n = {parts[0].n[0]})."
+
     return Evidence(decide, {"some quantity changes": Combined(any_of(parts), parts, "any")},
                     "; ".join(f"{label} {fmt.pp(t.diff, t.low, t.high)}" for label, t in zip(labels, parts)), table,
                     headline)

@@ -98,4 +98,11 @@ def width(rule: Rule) -> Evidence:
     table = pd.DataFrame([{"comparison": n, **{f"width {w}": fmt.pp(t.diff, t.low, t.high) + f" (n={t.n[0]}, {t.n[1]})"
                                               for w in (100, 800) for t in [tests[f"{n} at width {w}"]]}}
                           for n in names])
-    return Evidence(decide, tests, f"{len(names)} distinct comparisons at each width", table)
+    n800 = min(t.n[0] for name, t in tests.items() if name.endswith("width 800"))
+
+    def headline(d):
+        _, details = decide(d)
+        return (f"Of {len(names)} comparisons, {details.get('same', 0)} are decided alike at both widths and "
+                f"{details.get('neither', 0)} at neither (from {n800} seeds at width 800).")
+
+    return Evidence(decide, tests, f"{len(names)} distinct comparisons at each width", table, headline)
