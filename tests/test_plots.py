@@ -206,7 +206,9 @@ FIGURES = {
     "search_surfaces": lambda: plots.search_surfaces(*_search()),
     "width_curve": lambda: plots.width_curve(pd.DataFrame(
         [{"rule": r, "bar": b, "width": w, "diff": d, "low": d - 0.004, "high": d + 0.004}
-         for r in ("dfa", "lafs") for b in ("same width", "as many parameters") for w, d in ((100, -0.02), (800, 0.001))])),
+         for r in ("dfa", "lafs") for b in ("same width", "as many parameters") for w, d in ((100, -0.02), (800, 0.001))]
+        + [{"rule": "linear", "bar": "same width", "width": w, "diff": -0.05, "low": -0.055, "high": -0.045}
+           for w in (100, 800)])),
     "long_panels": lambda: plots.long_panels([_run(rule, seed, (8, 8, 8), epochs=10, lr_schedule=schedule)
                                               for rule in ("dfa", "lafs") for seed in (0, 1)
                                               for schedule in ("constant", "cosine")],

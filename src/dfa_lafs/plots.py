@@ -558,10 +558,11 @@ def search_surfaces(records: dict, cells, rule: str) -> plt.Figure:
 def width_curve(comparisons) -> plt.Figure:
     """The open question's answer per width: each rule's best network minus each bar (backprop, one
     hidden layer: of the same width, and with as many parameters), in percentage points, with the
-    interval at the level of its Holm step. comparisons: rows of rule, bar, width, diff, low, high."""
+    interval at the level of its Holm step; rule "linear" (the softmax regression, for context) in its
+    own colour. comparisons: rows of rule, bar, width, diff, low, high."""
     fig, axes = page_figure(1, 1, 3.0)
     ax = axes[0, 0]
-    pairs = [(r, b) for r in ("dfa", "lafs") for b in ("same width", "as many parameters")]
+    pairs = [(r, b) for r in ("dfa", "lafs") for b in ("same width", "as many parameters")] + [("linear", "same width")]
     for k, (rule, bar) in enumerate(pairs):
         rows = comparisons[(comparisons["rule"] == rule) & (comparisons["bar"] == bar)].sort_values("width")
         if rows.empty:
@@ -570,7 +571,7 @@ def width_curve(comparisons) -> plt.Figure:
         ax.errorbar(x, 100 * rows["diff"], yerr=[100 * (rows["diff"] - rows["low"]), 100 * (rows["high"] - rows["diff"])],
                     fmt="o" if bar == "same width" else "s", ls="-" if bar == "same width" else "--", lw=1, capsize=3,
                     color=rule_color(rule), mfc="white" if bar == "as many parameters" else rule_color(rule),
-                    label=f"{rule_name(rule)} vs BP with {bar}")
+                    label=f"{rule_name(rule)} vs BP with {bar}" if rule != "linear" else "linear model vs BP, same width")
     ax.axhline(0, **REFERENCE)
     ax.set_xscale("log")
     widths = sorted(comparisons["width"].unique())

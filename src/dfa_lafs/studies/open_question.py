@@ -167,8 +167,13 @@ def scorecard_row(rule: Rule) -> Evidence:
 
 def answer_table() -> pd.DataFrame:
     """Per registered comparison: rule, bar, width, chosen depth, the two means, and the
-    difference with its interval at the level of its Holm step (empty until the study is complete)."""
+    difference with its interval at the level of its Holm step (empty until the study is complete).
+    Beside them, for context (uncorrected, 95%), the softmax regression of the depth study (no
+    hidden layer, seeds 1-4) minus each same-width bar, as rule "linear"."""
+    from ..stats import welch as _welch
     from . import corrected, verdict
+    from .depth import runs as depth_runs
+    from .tables import accuracy
 
     v = verdict("open_question")
     if not v.decisions:
@@ -180,4 +185,11 @@ def answer_table() -> pd.DataFrame:
                      "rule mean": sum(c["a"]) / len(c["a"]), "bar mean": sum(c["b"]) / len(c["b"]),
                      "diff": diff, "low": low, "high": high, "rejected": v.decisions[c["name"]].reject,
                      "runs at the cap": c["capped"]})
+    linear = accuracy(depth_runs(), "linear", 0).tolist()
+    for c in comparisons():
+        if c["rule"] == RULES[0] and c["bar"] == "same width":
+            t = _welch(linear, c["b"])
+            rows.append({"rule": "linear", "bar": "same width", "width": c["width"], "depth": 0,
+                         "rule mean": sum(linear) / len(linear), "bar mean": sum(c["b"]) / len(c["b"]),
+                         "diff": t.diff, "low": t.low, "high": t.high, "rejected": None, "runs at the cap": 0})
     return pd.DataFrame(rows)
