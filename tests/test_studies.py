@@ -213,3 +213,143 @@ def test_every_registered_verdict_key_can_be_worded():
                 if isinstance(template, str):
                     names = [p.split("}")[0] for p in template.split("{")[1:]]
                     assert r.words(key, dict.fromkeys(names, "x")), (claim, key)
+
+
+# --- every amended rule: each registered outcome from a pattern of corrected decisions -----------
+
+def _decisions(names, flags, diff=1.0, single=False):
+    return {n: (plain if single else decision)(f, diff) for n, f in zip(names, flags)}
+
+
+def plain(reject: bool, diff: float = 1.0) -> Decision:
+    """A decision on a single test (not a combined one) with the given sign."""
+    return Decision(one_sample([diff - 0.1, diff, diff + 0.1], 0.0), reject, 0.01)
+
+
+def test_amended_readouts_words_for_every_pattern(fake):
+    fake["figure1"] = _readouts(0.95, 0.6, 0.1)
+    fake["long"] = [r for r in _readouts(0.95, 0.5, 0.1)]
+    for r in fake["long"]:
+        object.__setattr__(r, "config", r.config.replace(lr_schedule="constant", epochs=100))
+    pts = ("epoch 1", "epoch 20", "epoch 100")
+
+    def with_flags(above, below):
+        d = _decisions([f"above control at {p}" for p in pts], above) | _decisions(
+            [f"below linear at {p}" for p in pts], below, -1.0)
+        return words("readouts", 2, d)
+
+    assert with_flags([True] * 3, [False] * 3).startswith("holds throughout training")
+    assert with_flags([True] * 3, [False, True, True]).startswith("holds early only: until epoch 1 ")
+    assert with_flags([True] * 3, [True] * 3).startswith("only partly")
+    assert with_flags([True, False, True], [False] * 3).startswith("not supported")
+    assert with_flags([True, True, False], [True] * 3).startswith("undecided")
+
+
+def test_amended_condition_and_long_training_words(fake):
+    runs = [run(seed=s, **{f"test__readout_accuracy__{i}": [0.1, 0.5, 0.9, 0.8 + x, 0.7, 0.5 + x] for i in LAYERS},
+                test__accuracy=[0.1, 0.5, 0.9, 0.9 + x, 0.95, 0.97 + x], final={"test/accuracy": 0.97 + x})
+            for s, x in enumerate((-0.01, 0, 0.01))]
+    fake["figure1"] = runs
+    fake["long"] = [run(seed=r.config.seed, epochs=100, final=r.final, **{k.replace("/", "__"): v for k, v in
+                                                                          r.history.items() if k not in ("step", "epoch")})
+                    for r in runs]
+    for r in fake["long"]:
+        object.__setattr__(r, "config", r.config.replace(lr_schedule="constant"))
+    names = ["improves while a readout falls, epoch 1 to epoch 20", "improves while a readout falls, epoch 20 to epoch 100"]
+    assert words("condition", 2, _decisions(names, [True, False])).startswith("not supported after epoch 1: from epoch 1 to 20")
+    assert words("condition", 2, _decisions(names, [False, False])).startswith("not refuted")
+    assert words("long_training", 2, _decisions(["some quantity changes"], [False])).startswith("no change detected")
+    assert words("long_training", 2, _decisions(["some quantity changes"], [True])).startswith("not long enough")
+
+
+def _depth_table():
+    import pandas as pd
+
+    rows = [{"rule": r, "depth": d, "seed": s, "test_accuracy": 0.95 + 0.01 * (r != "linear") + 0.001 * s,
+             "val_accuracy": 0.95} for r, depths in (("bp", (1, 2, 3)), ("fa", (1, 3)), ("dfa", (1, 2, 3, 4, 6)),
+                                                     ("lafs", (1, 2, 3, 4, 6)), ("linear", (0,)))
+            for d in depths for s in (1, 2, 3, 4)]
+    return pd.DataFrame(rows)
+
+
+def test_depth_and_linear_rules(monkeypatch):
+    from dfa_lafs.studies import depth
+
+    monkeypatch.setattr(depth, "runs", lambda with_search_seed=False: _depth_table())
+    monkeypatch.setattr(depth, "search_depth", lambda rule: {"bp": 3, "dfa": 2, "lafs": 1}[rule])
+    monkeypatch.setattr(depth, "depth_table", lambda: None)
+    names = ["bp gains from depth 3", "dfa gains from depth 2"]
+    assert words("depth", 3, _decisions(names, [False, False], single=True)).startswith("open: backprop itself gains")
+    assert words("depth", 3, _decisions(names, [True, True], single=True)) == "not supported: DFA gain from depth"
+    assert words("depth", 3, _decisions(names, [True, False], single=True)) == (
+        "supported: backprop gains from depth, DFA and LAFS do not detectably")
+    assert words("depth", 3, _decisions(names, [True, True], -1.0, single=True)).startswith("open")  # losses are no gain
+    # the first two rules count depths beating the linear model: all 5 of 5, and rule 1 compared with 6
+    assert words("linear", 1).startswith("holds at some depths: DFA at 5 of 5 depths")
+    assert words("linear", 2).startswith("holds at every depth: DFA at 5 of 5 depths")
+    names = ["dfa above linear at every depth", "lafs above linear at every depth"]
+    assert words("linear", 3, _decisions(names, [True, True])).startswith("holds at every depth")
+    assert words("linear", 3, _decisions(names, [False, True])) == "holds for LAFS only, at every depth"
+    assert words("linear", 3, _decisions(names, [False, False])).startswith("undecided")
+
+
+def test_width_rule_counts_agreements(monkeypatch):
+    from dfa_lafs.studies import width
+
+    monkeypatch.setattr(width, "width_runs", lambda w, with_search_seed=False: _depth_table())
+    monkeypatch.setattr(width, "accuracy", lambda runs, rule, depth: runs[(runs["rule"] == rule) &
+                                                                          (runs["depth"] == (depth if rule != "linear" else 0))]["test_accuracy"])
+    ev = rule("width", 2).evidence()
+    names = [n[:-len(" at width 100")] for n in ev.tests if n.endswith(" at width 100")]
+    assert len(names) == 18
+    d = {f"{n} at width {w}": plain(k < 4, 1.0 if k != 3 or w == 100 else -1.0) for k, n in enumerate(names)
+         for w in (100, 800)}
+    assert rule("width", 2).words(*ev.decide(d)) == "does not carry over: 1 of 18 comparisons reverse"
+    d = {f"{n} at width {w}": plain(k < 4 and not (k == 3 and w == 800)) for k, n in enumerate(names) for w in (100, 800)}
+    assert rule("width", 2).words(*ev.decide(d)) == ("carries over where decided: 3 of 18 comparisons decided the same "
+                                                     "way at both widths, none reverses, 1 decided at width 100 only, "
+                                                     "0 at width 800 only, 14 at neither")
+
+
+def test_the_open_questions_words_for_each_answer(monkeypatch):
+    from dfa_lafs.studies import open_question as oq
+
+    found = [{"rule": r, "bar": b, "width": w, "depth": 3, "a": [0.98] * 5, "b": [0.97] * 5,
+              "name": f"{r} {b} {w}", "capped": 0} for r in ("dfa", "lafs") for w in (100, 800)
+             for b in ("same width", "as many parameters")]
+    monkeypatch.setattr(oq, "comparisons", lambda: found)
+    monkeypatch.setattr(oq, "choices", lambda: __import__("pandas").DataFrame({"lr": [0.1]}))
+    monkeypatch.setattr(oq, "verdict_runs", lambda: [0] * 5)
+    r = rule("open_question", 1)
+    ev = r.evidence()
+
+    def answer(sides):  # (rule, bar) -> "beats" / "short" / "none"
+        d = {c["name"]: plain(sides[c["rule"], c["bar"]] != "none", -1.0 if sides[c["rule"], c["bar"]] == "short"
+                              else 1.0) for c in found}
+        return r.words(*ev.decide(d))
+
+    got = answer({("dfa", "same width"): "beats", ("dfa", "as many parameters"): "beats",
+                  ("lafs", "same width"): "beats", ("lafs", "as many parameters"): "none"})
+    assert got.startswith("DFA: yes, with as many parameters") and "LAFS: yes, against the same width only" in got
+    got = answer({("dfa", "same width"): "short", ("dfa", "as many parameters"): "short",
+                  ("lafs", "same width"): "none", ("lafs", "as many parameters"): "short"})
+    assert got.startswith("DFA: no (") and "LAFS: no at some widths, undecided at others" in got
+    got = answer({k: "none" for k in [("dfa", "same width"), ("dfa", "as many parameters"), ("lafs", "same width"),
+                                      ("lafs", "as many parameters")]})
+    assert got.startswith("DFA: undecided") and "LAFS: undecided" in got
+
+
+def test_robustness_counts_the_settings_each_rule_is_shown_to_beat(monkeypatch):
+    import pandas as pd
+
+    from dfa_lafs.studies import robustness
+
+    t = one_sample([1.0, 1.1, 0.9], 0.0)
+    table = pd.DataFrame([{"setting": f"s{k}", "factor": "lr", "value": k, "rule": r, "dataset": "mnist", "n": 3,
+                           "test_mean": 0.9, "test_low": 0.89, "test_high": 0.91, "vs_linear": t, "hit_cap": k == 0}
+                          for k in range(3) for r in ("bp", "dfa", "lafs")])
+    monkeypatch.setattr(robustness, "comparisons", lambda alternative="greater": table)
+    ev = rule("robustness", 3).evidence()
+    assert len(ev.tests) == 6  # BP's rows are context, not tests
+    d = {name: plain(name.startswith("dfa") or name.endswith("s0")) for name in ev.tests}
+    assert rule("robustness", 3).words(*ev.decide(d)) == "DFA beats a linear model at 3 of 3 settings, LAFS at 1 of 3"
