@@ -74,6 +74,15 @@ def test_failed_trials_are_retried_by_a_new_search_only():
     assert search.pending(plan, cell, records, first_new=1) == [{"lr": 0.03}, {"lr": 0.3}]
 
 
+def test_a_cell_is_settled_when_every_configuration_finished_last():
+    retried = [trial(0.1, 1.0, "failed", number=0), trial(0.3, 1.0, value=0.9, number=1),
+               trial(0.1, 1.0, value=0.8, number=2)]  # interrupted, then run again
+    assert search.settled(retried)
+    assert not search.settled(retried + [trial(1.0, 1.0, "running", number=3)])
+    assert not search.settled([trial(0.1, 1.0, value=0.8, number=0), trial(0.1, 1.0, "failed", number=1)])
+    assert not search.settled([])
+
+
 def test_the_registered_plan():
     plan = search.load_plan()
     names = {c.name for c in plan.cells}

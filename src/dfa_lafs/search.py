@@ -116,6 +116,16 @@ def ladder(value: float, step: int) -> float:
     return rungs[index + step]
 
 
+def settled(trials: list[dict]) -> bool:
+    """Whether every configuration of a cell has finished: its latest trial completed, was pruned or
+    diverged (an earlier trial that failed, e.g. interrupted with its driver and run again, does
+    not count)."""
+    latest = {}
+    for t in sorted(trials, key=lambda t: t.get("number", 0)):
+        latest[tuple(sorted(t["params"].items()))] = t["state"]
+    return bool(latest) and all(state in FINISHED for state in latest.values())
+
+
 def choose(trials: list[dict]) -> dict | None:
     """The completed trial with the best validation accuracy (ties: smaller lr, then smaller scale)."""
     done = [t for t in trials if t["state"] == "complete"]

@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from .. import fmt
-from ..search import choose, edges, load_plan, matched_width
+from ..search import choose, edges, load_plan, matched_width, settled
 from ..stats import welch
 from . import Evidence, Rule
 from .tables import stored
@@ -41,8 +41,7 @@ def choices() -> pd.DataFrame:
     for cell in load_plan().cells:
         records = trials()["trials"].get(cell.name, [])
         states = [r["state"] for r in records]
-        done = records and all(s in ("complete", "pruned", "diverged") for s in states)
-        best = choose(records) if done else None
+        best = choose(records) if settled(records) else None
         rows.append({"cell": cell.name, "rule": cell.rule, "width": cell.hidden[0], "depth": len(cell.hidden),
                      "trials": len(records), "pruned": states.count("pruned"), "diverged": states.count("diverged"),
                      "lr": best["params"]["lr"] if best else None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..search import choose, load_plan
+from ..search import choose, load_plan, settled
 from .open_question import _spec, choices, trials, verdict_runs
 
 
@@ -24,8 +24,7 @@ def pruner_check(orders: int = 200, seed: int = 0) -> pd.DataFrame:
     rows = []
     for cell in plan.cells:
         records = [t for t in trials()["trials"].get(cell.name, []) if t["state"] == "complete"]
-        if cell.pruned or cell.rule == "bp" or not records or any(
-                t["state"] not in ("complete", "pruned", "diverged") for t in trials()["trials"][cell.name]):
+        if cell.pruned or cell.rule == "bp" or not records or not settled(trials()["trials"][cell.name]):
             continue
         best = choose(records)
         same, lost = 0, []
