@@ -220,6 +220,7 @@ def test_dfa_lafs_traceback_neither_yes_nor_no_is_an_error_naming_it(tmp_path, c
 
 CTRL_C_AT_IMPORT = r"""
 import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, even when started from a background job
 class CtrlC:  # SIGINT while `import torch` runs, the slow part of starting
     def find_spec(self, name, path=None, target=None):
         if name == "torch":

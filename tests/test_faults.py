@@ -35,6 +35,9 @@ FLAGS = ["--hidden", "16", "--train-size", "512", "--eval-size", "256", "--probe
 # argv[1]: the CLI's arguments (JSON); argv[2]: a fault to inject before calling it.
 DRIVER = r"""
 import json, os, signal, sys, time
+# Ctrl-C raises KeyboardInterrupt, as in a terminal, even when the tests run in a background job
+# (which starts its processes with SIGINT ignored, and Python keeps an ignored SIGINT ignored).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 import torch
 torch.set_num_threads(1)  # as in the test process (conftest), so that results compare bit for bit
 fault = sys.argv[2]
