@@ -549,8 +549,13 @@ def interrupted_train(tmp: Path, reference: Path, sig, name: str, checkpoint: bo
     stem = f"sig_{name.replace(' ', '_')}_{'ckpt' if checkpoint else 'none'}"
     out, ckpt = tmp / f"{stem}.json", tmp / f"{stem}.ckpt"
     args = ["train", *TINY, "--out", out] + (["--checkpoint", ckpt, "--checkpoint-every", "2"] if checkpoint else [])
-    proc = subprocess_cli(args, "slow-steps:0.05", wait=False)
-    time.sleep(4.0)  # imports and data, then a few slowed steps
+    started = tmp / f"{stem}.started"
+    proc = subprocess_cli(args, f"slow-steps:0.05:{started}", wait=False)
+    # training has started (past imports and data; a Ctrl-C at start-up is a case of its own), and
+    # with --checkpoint, one is written: waiting on files, not a guessed delay, on a loaded machine
+    while not started.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.2)  # a few slowed steps in
     while checkpoint and not ckpt.exists() and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(sig)

@@ -52,9 +52,11 @@ if fault.startswith("kill-at-replace:"):  # SIGKILL instead of the n-th rename o
         return real(src, dst)
     os.replace = replace
 elif fault.startswith("slow-steps:"):  # each training step takes this long, so a signal lands mid-run
-    import dfa_lafs.train as train
-    delay, real_step = float(fault.split(":")[1]), train.update
+    import dfa_lafs.train as train  # slow-steps:DELAY[:MARKER]: MARKER is created at the first step
+    delay, marker, real_step = float(fault.split(":")[1]), fault.split(":", 2)[2:], train.update
     def slow(*args, **kwargs):
+        if marker:
+            open(marker.pop(), "w").close()
         time.sleep(delay)
         return real_step(*args, **kwargs)
     train.update = slow
