@@ -1,6 +1,7 @@
 """The registered search: its plan, the edge rule, and a tiny search run end to end (Optuna + Dask)."""
 
 import json
+import re
 
 import pytest
 
@@ -182,3 +183,79 @@ def test_the_verdict_grid_runs_every_choice_and_bar_with_the_registered_seeds(mo
                                                                         + [{**records["lafs_3x800"][3], "state": "waiting"}]}})
     with pytest.raises(ValueError, match="not finished"):
         oq.seed_grid_yaml()
+
+
+def _finished_search(monkeypatch):
+    """A finished search for every registered cell (each cell's last grid point best)."""
+    from dfa_lafs.studies import open_question as oq
+
+    records = {cell.name: [{"number": k, "params": p, "state": "complete", "value": 0.9 + 0.001 * k, "curve": [0.9]}
+                           for k, p in enumerate(cell.grid)] for cell in search.load_plan().cells}
+    monkeypatch.setattr(oq, "trials", lambda: {"cells": [], "trials": records})
+    return records
+
+
+def test_a_stage_of_the_verdict_grid_is_part_of_the_full_grid(monkeypatch):
+    import yaml
+
+    from dfa_lafs.studies import open_question as oq
+
+    _finished_search(monkeypatch)
+    full, stage = (yaml.safe_load(oq.seed_grid_yaml(w))["points"] for w in (None, [100]))
+    key = lambda p: json.dumps(p, sort_keys=True)  # noqa: E731
+    assert {key(p) for p in stage} < {key(p) for p in full}
+    names = {f"{p['rule']}_{len(p['hidden'])}x{p['hidden'][0]}" for p in stage}
+    # width 100: DFA 1-3 and LAFS 1, 3, 4 hidden layers; bars of 100 units and as many parameters as 2, 3 and 4 x 100
+    assert names == {"dfa_1x100", "dfa_2x100", "dfa_3x100", "lafs_1x100", "lafs_3x100", "lafs_4x100",
+                     "bp_1x100", "bp_1x113", "bp_1x125", "bp_1x138"}
+    assert len(stage) == 5 * len(names)
+
+
+def test_the_stored_verdict_grid_is_what_the_search_chose():
+    import yaml
+
+    from dfa_lafs.experiments import SWEEPS_DIR
+    from dfa_lafs.studies import open_question as oq
+
+    path = SWEEPS_DIR / "open_question.yaml"
+    if not path.exists():
+        pytest.skip("no verdict run is planned yet (sweeps/open_question.yaml is written when a width is chosen)")
+    text = path.read_text()
+    stage = re.search(r"# A stage: the cells of widths (\[[\d, ]+\]) only", text)
+    assert text == oq.seed_grid_yaml(yaml.safe_load(stage.group(1)) if stage else None)
+
+
+def test_interim_decides_only_what_holm_must_decide_whatever_the_other_widths_give(monkeypatch):
+    import numpy as np
+    import pandas as pd
+
+    from dfa_lafs import stats
+    from dfa_lafs.studies import open_question as oq
+    from dfa_lafs.studies import search_report
+
+    _finished_search(monkeypatch)
+    rng, rows = np.random.default_rng(0), []
+    means = {"dfa": 0.95, "lafs": 0.9782, "bp": 0.98}  # DFA far below the bars; LAFS below them, p between alpha/16 and alpha
+    for name in oq.cells_of_width(100):
+        rule, shape = name.split("_")
+        depth, width = map(int, shape.split("x"))
+        rows += [{"rule": rule, "width": width, "depth": depth, "seed": s, "val_accuracy": 0.0, "hit_cap": False,
+                  "test_accuracy": means[rule] + 0.001 * rng.standard_normal()} for s in range(1, 6)]
+    runs = pd.DataFrame(rows)
+    monkeypatch.setattr(oq, "verdict_runs", lambda: runs)
+    monkeypatch.setattr(search_report, "verdict_runs", lambda: runs)
+    table = search_report.interim()
+    assert set(table["width"]) == {100} and set(table["rule"]) == {"dfa", "lafs"}
+    assert set(table[table["rule"] == "dfa"]["now"]) == {"falls short of"}
+    assert set(table[table["rule"] == "lafs"]["now"]) == {"waits for the family"}
+    m = 16  # two rules x two bars x four widths
+    assert any(0.05 / m < p < 0.05 for p in table[table["rule"] == "lafs"]["p"])  # decided at 0.05 alone, not here
+    for row in table.itertuples():
+        assert (row.low > 0 or row.high < 0) == (row.now != "waits for the family")  # the interval at 1 - alpha/m
+        if row.now != "waits for the family":  # Holm rejects it among any 15 other p-values, even the smallest
+            for others in (np.zeros(m - 1), rng.uniform(size=m - 1), np.full(m - 1, row.p)):
+                assert stats.holm([row.p, *others])[0][0]
+    runs_missing = runs[~((runs["rule"] == "bp") & (runs["width"] == 138) & (runs["seed"] == 5))]
+    monkeypatch.setattr(oq, "verdict_runs", lambda: runs_missing)
+    monkeypatch.setattr(search_report, "verdict_runs", lambda: runs_missing)
+    assert search_report.interim().empty  # one run missing: width 100 waits

@@ -57,10 +57,22 @@ def chosen_depth(table: pd.DataFrame, rule: str, width: int) -> int:
     return int(rows.loc[rows["val_accuracy"].astype(float).idxmax(), "depth"])
 
 
-def seed_grid_yaml() -> str:
-    """The verdict runs' grid: every cell's choice and every bar at its chosen rate, seeds 1-5."""
+def cells_of_width(width: int) -> list[str]:
+    """The cells one width's comparisons need: DFA and LAFS at every depth searched there, and the
+    bars of the same width and of as many parameters as each of those networks."""
+    deep = [c for c in load_plan().cells if c.rule != "bp" and c.hidden[0] == width]
+    bars = {width} | {matched_width(c.hidden) for c in deep}
+    return [c.name for c in deep] + [f"bp_1x{w}" for w in sorted(bars)]
+
+
+def seed_grid_yaml(widths: list[int] | None = None) -> str:
+    """The verdict runs' grid: every cell's choice and every bar at its chosen rate, seeds 1-5.
+    With `widths`, only the cells those widths' comparisons need (a stage of the same grid: its
+    points are the full grid's, so the full sweep later skips them as stored)."""
     plan, spec = load_plan(), _spec()
     table = choices()
+    if widths is not None:
+        table = table[table["cell"].isin([n for w in widths for n in cells_of_width(w)])]
     if table["lr"].isna().any():
         raise ValueError(f"the search is not finished: {int(table['lr'].isna().sum())} cells have no choice yet")
     points = []
@@ -69,7 +81,8 @@ def seed_grid_yaml() -> str:
         points += [{"rule": row.rule, "hidden": [int(row.width)] * int(row.depth), **params, "seed": s}
                    for s in spec["seeds"]]
     header = ("# Written by dfa_lafs.studies.open_question.seed_grid_yaml from the registered search's choices\n"
-              "# (results/sweeps/open_question_search/trials.json); the book checks that it still matches them.\n")
+              "# (results/sweeps/open_question_search/trials.json); the book checks that it still matches them.\n"
+              + (f"# A stage: the cells of widths {widths} only.\n" if widths is not None else ""))
     return header + yaml.safe_dump({"name": SWEEP, "base": plan.base, "points": points}, sort_keys=False,
                                    default_flow_style=None, width=110)
 
@@ -92,9 +105,9 @@ def verdict_runs() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparisons() -> list[dict]:
-    """Every registered comparison: rule, bar ("same width" or "as many parameters"), width, the
-    chosen depth, its name, and the two samples of test accuracies (seeds 1-5)."""
+def comparisons(widths: list[int] | None = None) -> list[dict]:
+    """Every registered comparison (or those of `widths`): rule, bar ("same width" or "as many
+    parameters"), width, the chosen depth, its name, and the two samples of test accuracies (seeds 1-5)."""
     table, runs = choices(), verdict_runs()
 
     def acc(rule, width, depth, column="test_accuracy"):
@@ -102,7 +115,7 @@ def comparisons() -> list[dict]:
 
     out = []
     for rule in RULES:
-        for width in load_plan_widths():
+        for width in load_plan_widths() if widths is None else widths:
             depth = chosen_depth(table, rule, width)
             bars = [("same width", width)] + ([("as many parameters", matched_width((width,) * depth))] if depth > 1 else [])
             out += [{"rule": rule, "bar": bar, "width": width, "depth": depth, "a": acc(rule, width, depth),

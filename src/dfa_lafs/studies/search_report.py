@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..search import choose, load_plan, settled
+from ..stats import welch
 from .open_question import _spec, choices, trials, verdict_runs
 
 
@@ -64,6 +65,37 @@ def progress() -> dict:
     return {"states": states, "cells": len(table), "chosen": int(table["lr"].notna().sum()),
             "verdict_runs": len(verdict_runs()), "planned_runs": len(table) * len(_spec()["seeds"]),
             "completed_run_hours": seconds / 3600}
+
+
+def interim(alpha: float | None = None) -> pd.DataFrame:
+    """Before every verdict run is stored, the widths whose runs are all in: each comparison
+    tested at alpha / m, with m the most comparisons the registered family can hold (two rules,
+    two bars, every width). A p-value at or below alpha / m is rejected by Holm's method whatever
+    the other p-values are (every step's level is at least alpha / m), so such a comparison is
+    decided now; any other waits for the whole family. Context until the verdict, not a verdict.
+    Columns: rule, bar, width, depth, the two means, the difference with its interval at 1 - alpha / m,
+    p, and "now" (the comparison's words if decided, else "waits for the family")."""
+    from .open_question import cells_of_width, comparisons, load_plan_widths
+
+    spec = _spec()
+    alpha = spec["alpha"] if alpha is None else alpha
+    widths = load_plan_widths()
+    m = 2 * len(widths) * 2
+    table, runs = choices(), verdict_runs()
+    counts = runs.groupby(["rule", "depth", "width"]).size()
+    stored_cells = {f"{rule}_{depth}x{width}" for (rule, depth, width), n in counts.items() if n >= len(spec["seeds"])}
+    ready = [w for w in widths if set(cells_of_width(w)) <= stored_cells
+             and table[table["cell"].isin(cells_of_width(w))]["lr"].notna().all()]
+    rows = []
+    for c in comparisons(ready) if ready else []:
+        t = welch(c["a"], c["b"])
+        low, high = t.interval_at(1 - alpha / m)
+        now = (("beats" if t.diff > 0 else "falls short of") if t.p <= alpha / m else "waits for the family")
+        rows.append({"rule": c["rule"], "bar": c["bar"], "width": c["width"], "depth": c["depth"],
+                     "rule mean": sum(c["a"]) / len(c["a"]), "bar mean": sum(c["b"]) / len(c["b"]),
+                     "diff": t.diff, "low": low, "high": high, "p": t.p, "now": now, "runs at the cap": c["capped"]})
+    return pd.DataFrame(rows, columns=["rule", "bar", "width", "depth", "rule mean", "bar mean", "diff", "low",
+                                       "high", "p", "now", "runs at the cap"])
 
 
 def choices_table() -> pd.DataFrame:
