@@ -255,6 +255,10 @@ def test_interim_decides_only_what_holm_must_decide_whatever_the_other_widths_gi
         if row.now != "waits for the family":  # Holm rejects it among any 15 other p-values, even the smallest
             for others in (np.zeros(m - 1), rng.uniform(size=m - 1), np.full(m - 1, row.p)):
                 assert stats.holm([row.p, *others])[0][0]
+    summary, listing = search_report.interim_summary(), search_report.interim_markdown()
+    assert summary.startswith("width 100, decided already: DFA falls short of BP with same width") and "LAFS" not in summary
+    assert len(listing.splitlines()) == len(table)
+    assert listing.count("**waits for the family**") == (table["now"] == "waits for the family").sum() > 0
     runs_missing = runs[~((runs["rule"] == "bp") & (runs["width"] == 138) & (runs["seed"] == 5))]
     monkeypatch.setattr(oq, "verdict_runs", lambda: runs_missing)
     monkeypatch.setattr(search_report, "verdict_runs", lambda: runs_missing)

@@ -97,12 +97,13 @@ def verdict_runs() -> pd.DataFrame:
     """One row per stored verdict run: rule, width, depth, seed, test and validation accuracy, cap."""
     from ..experiments import SWEEPS_DIR
 
+    columns = ["rule", "width", "depth", "seed", "test_accuracy", "val_accuracy", "hit_cap"]
     if not (SWEEPS_DIR / f"{SWEEP}.yaml").exists():
-        return pd.DataFrame(columns=["rule", "width", "depth", "seed", "test_accuracy", "hit_cap"])
+        return pd.DataFrame(columns=columns)
     rows = [{"rule": r.config.rule, "width": r.config.hidden[0], "depth": len(r.config.hidden), "seed": r.config.seed,
              "test_accuracy": r.final["test/accuracy"], "val_accuracy": r.final["val/accuracy"],
              "hit_cap": bool(r.final["hit_cap"])} for r in stored(SWEEP, allow_missing=True).values()]
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def comparisons(widths: list[int] | None = None) -> list[dict]:
@@ -135,9 +136,11 @@ def open_question(rule: Rule) -> Evidence:
     stored_runs = len(verdict_runs())
     incomplete = rule.spec["verdicts"]["incomplete"].replace("k of n", f"{stored_runs} of {n_runs}")
     if table["lr"].isna().any() or stored_runs < n_runs:
-        searched = int(table["lr"].notna().sum())
+        from .search_report import interim_summary
+
+        searched, early = int(table["lr"].notna().sum()), interim_summary()
         return Evidence(lambda _: ("composed", {"text": incomplete}),
-                        number=f"search: {searched} of {len(table)} cells chosen")
+                        number=f"search: {searched} of {len(table)} cells chosen" + (f"; {early}" if early else ""))
     found = comparisons()
     tests = {c["name"]: welch(c["a"], c["b"]) for c in found}
     words = rule.spec["verdicts"]

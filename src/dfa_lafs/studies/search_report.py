@@ -98,6 +98,35 @@ def interim(alpha: float | None = None) -> pd.DataFrame:
                                        "high", "p", "now", "runs at the cap"])
 
 
+def interim_summary() -> str:
+    """One clause per width of `interim()`: what is decided already (or that nothing is)."""
+    early, parts = interim(), []
+    for width, rows in early.groupby("width"):
+        done = [f"{r.rule.upper()} {r.now} BP with {r.bar}" for r in rows.itertuples() if r.now != "waits for the family"]
+        parts.append(f"width {width}, decided already: {', '.join(done)}" if done else
+                     f"width {width}: nothing decided before the other widths")
+    return "; ".join(parts)
+
+
+def interim_markdown() -> str:
+    """The interim reading as a table-like list, per comparison: the difference (pp) with its
+    interval at 1 - alpha / 16, and whether it is decided already."""
+    from .. import fmt
+    from ..search import matched_width
+
+    early = interim()
+    if early.empty:
+        return "No width has all its verdict runs stored yet."
+    lines = []
+    for r in early.to_dict("records"):
+        bar = r["width"] if r["bar"] == "same width" else matched_width((r["width"],) * r["depth"])
+        capped = r["runs at the cap"]
+        lines.append(f"- {r['rule'].upper()}, {r['depth']} x {r['width']} ({fmt.pct(r['rule mean'])}) minus BP, "
+                     f"1 x {bar} ({fmt.pct(r['bar mean'])}): {fmt.pp(r['diff'], r['low'], r['high'])}; "
+                     f"**{r['now']}**" + (f" ({capped} runs at the 100-epoch cap)" if capped else ""))
+    return "\n".join(lines)
+
+
 def choices_table() -> pd.DataFrame:
     """Per cell: trials run, pruned and diverged, the choice, its validation accuracy, and where it
     sits in each searched dimension ("interior" everywhere once the search is done)."""
