@@ -263,3 +263,13 @@ def test_interim_decides_only_what_holm_must_decide_whatever_the_other_widths_gi
     monkeypatch.setattr(oq, "verdict_runs", lambda: runs_missing)
     monkeypatch.setattr(search_report, "verdict_runs", lambda: runs_missing)
     assert search_report.interim().empty  # one run missing: width 100 waits
+
+
+def test_the_search_finishes_one_width_before_the_next():
+    from dfa_lafs.studies import open_question as oq
+
+    pos = {c.name: i for i, c in enumerate(search.search_order(search.load_plan()))}
+    widths = oq.load_plan_widths()
+    assert sorted(pos) == sorted(n for w in widths for n in oq.cells_of_width(w))  # every cell, each once
+    for narrow, wide in zip(widths, widths[1:]):
+        assert max(pos[n] for n in oq.cells_of_width(narrow)) < min(pos[n] for n in oq.cells_of_width(wide))

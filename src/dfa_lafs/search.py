@@ -332,12 +332,25 @@ def pending(plan: Plan, cell: Cell, records: list[dict], first_new: int = 0) -> 
     return extensions(cell, records, plan.caps)
 
 
+def search_order(plan: Plan) -> list[Cell]:
+    """The cells by the narrowest width whose comparisons need them (a bar: the width of a network
+    it is the same-width or parameter-matched bar of), then by cost (depth x width^1.5)."""
+    group = {c.name: c.hidden[0] for c in plan.cells if c.rule != "bp"}
+    for c in plan.cells:
+        if c.rule != "bp":
+            for w in (c.hidden[0], matched_width(c.hidden)):
+                group[f"bp_1x{w}"] = min(group.get(f"bp_1x{w}", w), c.hidden[0])
+    return sorted(plan.cells, key=lambda c: (group.get(c.name, c.hidden[0]), len(c.hidden) * c.hidden[0] ** 1.5))
+
+
 def run_search(plan: Plan, workers: int = 2, data_root: str | None = None, progress: bool = True) -> dict:
     """Run the plan until every cell's choice is interior (or capped); returns counts per state.
 
     Trials interrupted by an earlier driver's death are marked and re-enqueued. Cells are
-    started cheapest first (narrow, shallow); within a cell the points run in a shuffled order
-    (seeded), since successive halving compares each run with those that came before it.
+    started width by width (each width's DFA and LAFS cells with the bars its comparisons need,
+    so that a width's verdict runs can start while wider ones are searched), cheapest first
+    within a width; within a cell the points run in a shuffled order (seeded), since successive
+    halving compares each run with those that came before it.
     """
     import optuna
     from distributed import Client, LocalCluster, as_completed
@@ -352,8 +365,8 @@ def run_search(plan: Plan, workers: int = 2, data_root: str | None = None, progr
             for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
                 study.tell(t.number, state=optuna.trial.TrialState.FAIL)
         first_new = {name: len(study.get_trials(deepcopy=False)) for name, study in studies.items()}
-        cost = {c.name: len(c.hidden) * c.hidden[0] ** 1.5 for c in plan.cells}
-        order = sorted(plan.cells, key=lambda c: cost[c.name])
+        order = search_order(plan)
+        cost = {c.name: -rank for rank, c in enumerate(order)}  # Dask runs the highest priority first
         rng = random.Random(plan.seed)
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         with cluster, Client(cluster) as client:
