@@ -273,3 +273,13 @@ def test_the_search_finishes_one_width_before_the_next():
     assert sorted(pos) == sorted(n for w in widths for n in oq.cells_of_width(w))  # every cell, each once
     for narrow, wide in zip(widths, widths[1:]):
         assert max(pos[n] for n in oq.cells_of_width(narrow)) < min(pos[n] for n in oq.cells_of_width(wide))
+
+
+def test_progress_counts_the_search_compute_from_the_stored_trials():
+    from dfa_lafs.studies import search_report
+
+    p = search_report.progress()
+    records = [r for rows in search_report.trials()["trials"].values() for r in rows]
+    assert sum(p["states"].values()) == len(records)
+    assert p["epochs"] == sum(r.get("epochs_run") or 0 for r in records)
+    assert 0 < p["completed_run_hours"] <= p["run_hours"]

@@ -51,20 +51,30 @@ def pruner_check(orders: int = 200, seed: int = 0) -> pd.DataFrame:
 
 
 def progress() -> dict:
-    """How far the study has got: trials by state, cells chosen, verdict runs stored, run-hours."""
-    import glob
+    """How far the study has got: trials by state, cells chosen, verdict runs stored, and the
+    search's compute: measured run-hours of the trials that stored a result, and an estimate for
+    the rest (pruned runs store no timing: their epochs at their cell's measured seconds per epoch)."""
     import json as _json
 
     states: dict[str, int] = {}
+    measured = estimated = 0.0
+    folder = load_plan().folder
     for rows in trials()["trials"].values():
+        seconds = epochs = 0.0
         for r in rows:
             states[r["state"]] = states.get(r["state"], 0) + 1
+            path = folder / r["result"] if r.get("result") else None
+            if path is not None and path.exists():
+                seconds += _json.loads(path.read_text())["timings"]["wall_s"]
+                epochs += r.get("epochs_run") or len(r.get("curve", []))
+        untimed = sum(r.get("epochs_run") or 0 for r in rows if r.get("result") and not (folder / r["result"]).exists())
+        measured += seconds
+        estimated += untimed * seconds / epochs if epochs else 0.0
     table = choices()
-    seconds = sum(_json.loads(open(f).read())["timings"]["wall_s"]
-                  for f in glob.glob(str(load_plan().folder / "*" / "*.json")))
     return {"states": states, "cells": len(table), "chosen": int(table["lr"].notna().sum()),
             "verdict_runs": len(verdict_runs()), "planned_runs": len(table) * len(_spec()["seeds"]),
-            "completed_run_hours": seconds / 3600}
+            "completed_run_hours": measured / 3600, "run_hours": (measured + estimated) / 3600,
+            "epochs": sum(r.get("epochs_run") or 0 for rows in trials()["trials"].values() for r in rows)}
 
 
 def interim(alpha: float | None = None) -> pd.DataFrame:
