@@ -283,3 +283,10 @@ def test_progress_counts_the_search_compute_from_the_stored_trials():
     assert sum(p["states"].values()) == len(records)
     assert p["epochs"] == sum(r.get("epochs_run") or 0 for r in records)
     assert 0 < p["completed_run_hours"] <= p["run_hours"]
+
+
+def test_dask_runs_the_cells_in_the_search_order():
+    plan = search.load_plan()
+    priority = search.priorities(plan)
+    ranked = [c.name for c in search.search_order(plan)]
+    assert sorted(priority, key=priority.get, reverse=True) == ranked  # Dask: higher priority runs first

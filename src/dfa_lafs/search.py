@@ -343,6 +343,11 @@ def search_order(plan: Plan) -> list[Cell]:
     return sorted(plan.cells, key=lambda c: (group.get(c.name, c.hidden[0]), len(c.hidden) * c.hidden[0] ** 1.5))
 
 
+def priorities(plan: Plan) -> dict[str, int]:
+    """Each cell's Dask priority (Dask runs the highest first): the search order's, first highest."""
+    return {c.name: -rank for rank, c in enumerate(search_order(plan))}
+
+
 def run_search(plan: Plan, workers: int = 2, data_root: str | None = None, progress: bool = True) -> dict:
     """Run the plan until every cell's choice is interior (or capped); returns counts per state.
 
@@ -366,7 +371,7 @@ def run_search(plan: Plan, workers: int = 2, data_root: str | None = None, progr
                 study.tell(t.number, state=optuna.trial.TrialState.FAIL)
         first_new = {name: len(study.get_trials(deepcopy=False)) for name, study in studies.items()}
         order = search_order(plan)
-        cost = {c.name: -rank for rank, c in enumerate(order)}  # Dask runs the highest priority first
+        priority = priorities(plan)
         rng = random.Random(plan.seed)
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         with cluster, Client(cluster) as client:
@@ -379,14 +384,14 @@ def run_search(plan: Plan, workers: int = 2, data_root: str | None = None, progr
                 for point in todo:
                     studies[cell.name].enqueue_trial(point)
                     running.add(client.submit(run_trial, plan, cell, data_root, pure=False,
-                                              priority=-cost[cell.name]))
+                                              priority=priority[cell.name]))
                 bar.total = (bar.total or 0) + len(todo)
                 bar.refresh()
 
             for cell in order:  # trials an earlier search enqueued but never ran get a task first
                 waiting = sum(r["state"] == "waiting" for r in trial_records_of(studies[cell.name]))
                 for _ in range(waiting):
-                    running.add(client.submit(run_trial, plan, cell, data_root, pure=False, priority=-cost[cell.name]))
+                    running.add(client.submit(run_trial, plan, cell, data_root, pure=False, priority=priority[cell.name]))
                 bar.total = (bar.total or 0) + waiting
                 top_up(cell)
             for future in running:
