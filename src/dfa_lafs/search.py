@@ -332,14 +332,20 @@ def pending(plan: Plan, cell: Cell, records: list[dict], first_new: int = 0) -> 
     return extensions(cell, records, plan.caps)
 
 
+def cells_of_width(plan: Plan, width: int) -> list[str]:
+    """The cells one width's comparisons need: DFA and LAFS at every depth searched there, and the
+    bars of the same width and of as many parameters as each of those networks."""
+    deep = [c for c in plan.cells if c.rule != "bp" and c.hidden[0] == width]
+    bars = {width} | {matched_width(c.hidden) for c in deep}
+    return [c.name for c in deep] + [f"bp_1x{w}" for w in sorted(bars)]
+
+
 def search_order(plan: Plan) -> list[Cell]:
-    """The cells by the narrowest width whose comparisons need them (a bar: the width of a network
-    it is the same-width or parameter-matched bar of), then by cost (depth x width^1.5)."""
-    group = {c.name: c.hidden[0] for c in plan.cells if c.rule != "bp"}
-    for c in plan.cells:
-        if c.rule != "bp":
-            for w in (c.hidden[0], matched_width(c.hidden)):
-                group[f"bp_1x{w}"] = min(group.get(f"bp_1x{w}", w), c.hidden[0])
+    """The cells by the narrowest width whose comparisons need them, then by cost (depth x width^1.5)."""
+    group: dict[str, int] = {}
+    for width in sorted({c.hidden[0] for c in plan.cells if c.rule != "bp"}):
+        for name in cells_of_width(plan, width):
+            group.setdefault(name, width)
     return sorted(plan.cells, key=lambda c: (group.get(c.name, c.hidden[0]), len(c.hidden) * c.hidden[0] ** 1.5))
 
 

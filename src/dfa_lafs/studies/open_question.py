@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 from .. import fmt
+from ..search import cells_of_width as search_cells_of_width
 from ..search import choose, edges, load_plan, matched_width, settled
 from ..stats import welch
 from . import Evidence, Rule
@@ -58,11 +59,8 @@ def chosen_depth(table: pd.DataFrame, rule: str, width: int) -> int:
 
 
 def cells_of_width(width: int) -> list[str]:
-    """The cells one width's comparisons need: DFA and LAFS at every depth searched there, and the
-    bars of the same width and of as many parameters as each of those networks."""
-    deep = [c for c in load_plan().cells if c.rule != "bp" and c.hidden[0] == width]
-    bars = {width} | {matched_width(c.hidden) for c in deep}
-    return [c.name for c in deep] + [f"bp_1x{w}" for w in sorted(bars)]
+    """The cells one width's comparisons need (see `search.cells_of_width`)."""
+    return search_cells_of_width(load_plan(), width)
 
 
 def seed_grid_yaml(widths: list[int] | None = None) -> str:
@@ -119,7 +117,7 @@ def comparisons(widths: list[int] | None = None) -> list[dict]:
         for width in load_plan_widths() if widths is None else widths:
             depth = chosen_depth(table, rule, width)
             bars = [("same width", width)] + ([("as many parameters", matched_width((width,) * depth))] if depth > 1 else [])
-            out += [{"rule": rule, "bar": bar, "width": width, "depth": depth, "a": acc(rule, width, depth),
+            out += [{"rule": rule, "bar": bar, "bar width": w, "width": width, "depth": depth, "a": acc(rule, width, depth),
                      "b": acc("bp", w, 1), "name": f"{rule.upper()} at width {width} ({depth} hidden) vs BP, 1 x {w}",
                      "capped": sum(acc(rule, width, depth, "hit_cap")) + sum(acc("bp", w, 1, "hit_cap"))}
                     for bar, w in bars]

@@ -60,14 +60,15 @@ def progress() -> dict:
     measured = estimated = 0.0
     folder = load_plan().folder
     for rows in trials()["trials"].values():
-        seconds = epochs = 0.0
+        seconds = epochs = untimed = 0.0
         for r in rows:
             states[r["state"]] = states.get(r["state"], 0) + 1
             path = folder / r["result"] if r.get("result") else None
             if path is not None and path.exists():
                 seconds += _json.loads(path.read_text())["timings"]["wall_s"]
                 epochs += r.get("epochs_run") or len(r.get("curve", []))
-        untimed = sum(r.get("epochs_run") or 0 for r in rows if r.get("result") and not (folder / r["result"]).exists())
+            else:
+                untimed += r.get("epochs_run") or 0
         measured += seconds
         estimated += untimed * seconds / epochs if epochs else 0.0
     table = choices()
@@ -101,10 +102,10 @@ def interim(alpha: float | None = None) -> pd.DataFrame:
         t = welch(c["a"], c["b"])
         low, high = t.interval_at(1 - alpha / m)
         now = (("beats" if t.diff > 0 else "falls short of") if t.p <= alpha / m else "waits for the family")
-        rows.append({"rule": c["rule"], "bar": c["bar"], "width": c["width"], "depth": c["depth"],
+        rows.append({"rule": c["rule"], "bar": c["bar"], "bar width": c["bar width"], "width": c["width"], "depth": c["depth"],
                      "rule mean": sum(c["a"]) / len(c["a"]), "bar mean": sum(c["b"]) / len(c["b"]),
                      "diff": t.diff, "low": low, "high": high, "p": t.p, "now": now, "runs at the cap": c["capped"]})
-    return pd.DataFrame(rows, columns=["rule", "bar", "width", "depth", "rule mean", "bar mean", "diff", "low",
+    return pd.DataFrame(rows, columns=["rule", "bar", "bar width", "width", "depth", "rule mean", "bar mean", "diff", "low",
                                        "high", "p", "now", "runs at the cap"])
 
 
@@ -122,15 +123,13 @@ def interim_markdown() -> str:
     """The interim reading as a table-like list, per comparison: the difference (pp) with its
     interval at 1 - alpha / 16, and whether it is decided already."""
     from .. import fmt
-    from ..search import matched_width
 
     early = interim()
     if early.empty:
         return "No width has all its verdict runs stored yet."
     lines = []
     for r in early.to_dict("records"):
-        bar = r["width"] if r["bar"] == "same width" else matched_width((r["width"],) * r["depth"])
-        capped = r["runs at the cap"]
+        bar, capped = r["bar width"], r["runs at the cap"]
         lines.append(f"- {r['rule'].upper()}, {r['depth']} x {r['width']} ({fmt.pct(r['rule mean'])}) minus BP, "
                      f"1 x {bar} ({fmt.pct(r['bar mean'])}): {fmt.pp(r['diff'], r['low'], r['high'])}; "
                      f"**{r['now']}**" + (f" ({capped} runs at the 100-epoch cap)" if capped else ""))
