@@ -73,14 +73,21 @@ def seed_grid_yaml(widths: list[int] | None = None) -> str:
         table = table[table["cell"].isin([n for w in widths for n in cells_of_width(w)])]
     if table["lr"].isna().any():
         raise ValueError(f"the search is not finished: {int(table['lr'].isna().sum())} cells have no choice yet")
-    points = []
+    points, seconds, untimed = [], 0.0, 0
     for row in table.itertuples():
+        timed = plan.folder / choose(trials()["trials"][row.cell]).get("result", "-")
+        if timed.is_file():
+            seconds += len(spec["seeds"]) * json.loads(timed.read_text())["timings"]["wall_s"]
+        else:
+            untimed += 1
         params = {"lr": float(row.lr)} | ({"feedback_scale": float(row.feedback_scale)} if row.rule != "bp" else {})
         points += [{"rule": row.rule, "hidden": [int(row.width)] * int(row.depth), **params, "seed": s}
                    for s in spec["seeds"]]
     header = ("# Written by dfa_lafs.studies.open_question.seed_grid_yaml from the registered search's choices\n"
               "# (results/sweeps/open_question_search/trials.json); the book checks that it still matches them.\n"
-              + (f"# A stage: the cells of widths {widths} only.\n" if widths is not None else ""))
+              + (f"# A stage: the cells of widths {widths} only.\n" if widths is not None else "")
+              + f"# Budget: {len(points)} runs, about {seconds / 3600:.1f} run-hours (each at its chosen search trial's time"
+              + (f"; {untimed} cells without one" if untimed else "") + ").\n")
     return header + yaml.safe_dump({"name": SWEEP, "base": plan.base, "points": points}, sort_keys=False,
                                    default_flow_style=None, width=110)
 

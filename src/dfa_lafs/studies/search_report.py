@@ -136,6 +136,14 @@ def interim_markdown() -> str:
     return "\n".join(lines)
 
 
+def convergence() -> str:
+    """How many stored verdict runs reached the epoch cap (how we know the others converged)."""
+    runs = verdict_runs()
+    return (f"{int(runs['hit_cap'].sum())} of {len(runs)} stored verdict runs reached the 100-epoch cap; the "
+            "others stopped after 10 epochs without a better validation accuracy, and each is read at its "
+            "best-validation epoch.")
+
+
 def choices_table() -> pd.DataFrame:
     """Per cell: trials run, pruned and diverged, the choice, its validation accuracy, and where it
     sits in each searched dimension ("interior" everywhere once the search is done)."""
