@@ -110,3 +110,17 @@ def test_lock_pins_every_requirement_within_its_bounds():
         name = canonicalize_name(req.name)
         assert name in pins, f"{req.name} is required but not in requirements.lock: regenerate it (see its header)"
         assert req.specifier.contains(pins[name], prereleases=True), f"lock pins {name}=={pins[name]}, outside {req}"
+
+
+@pytest.mark.parametrize("value, want", [(None, "/content/dfa-lafs-companion"), ("", "/content/dfa-lafs-companion"),
+                                         ("/content/elsewhere", "/content/elsewhere")])
+def test_install_cell_reads_an_empty_clone_variable_as_unset(value, want, monkeypatch):
+    """DFA_LAFS_CLONE= (empty) must not make the cell clone into the working directory."""
+    line = next(s for s in install_cell(repository_url()).splitlines() if s.strip().startswith("CLONE ="))
+    if value is None:
+        monkeypatch.delenv("DFA_LAFS_CLONE", raising=False)
+    else:
+        monkeypatch.setenv("DFA_LAFS_CLONE", value)
+    scope = {}
+    exec("import os\n" + line.strip(), scope)
+    assert scope["CLONE"] == want

@@ -26,7 +26,7 @@ import sys
 if "google.colab" in sys.modules:
     import os, shutil, subprocess
     REPO_URL = "{url}"
-    CLONE = os.environ.get("DFA_LAFS_CLONE", "/content/dfa-lafs-companion")
+    CLONE = os.environ.get("DFA_LAFS_CLONE") or "/content/dfa-lafs-companion"  # unset or empty: the default
     SRC = os.path.join(CLONE, "src")
     git = ["git", "-C", CLONE]
     intact = (subprocess.run(git + ["rev-parse", "-q", "--verify", "HEAD"], capture_output=True).returncode == 0
