@@ -290,3 +290,29 @@ def test_dask_runs_the_cells_in_the_search_order():
     priority = search.priorities(plan)
     ranked = [c.name for c in search.search_order(plan)]
     assert sorted(priority, key=priority.get, reverse=True) == ranked  # Dask: higher priority runs first
+
+
+def test_the_best_network_so_far_is_chosen_on_validation_and_read_on_test(monkeypatch):
+    import numpy as np
+    import pandas as pd
+    from scipy import stats as sps
+
+    from dfa_lafs.studies import search_report
+
+    cells = [("dfa", 100, 0.970, 0.969, 5), ("dfa", 200, 0.980, 0.950, 5),  # 200: better on validation, worse on test
+             ("dfa", 400, 0.990, 0.990, 4), ("lafs", 100, None, None, 0)]  # 400: a seed missing; LAFS: no choice yet
+    table = pd.DataFrame([{"rule": r, "width": w, "depth": 1, "lr": 0.1 if v else None, "feedback_scale": 3.0 if v else None,
+                           "val_accuracy": v} for r, w, v, _, _ in cells])
+    rng = np.random.default_rng(1)
+    runs = pd.DataFrame([{"rule": r, "width": w, "depth": 1, "seed": s, "test_accuracy": t + 0.002 * rng.standard_normal()}
+                         for r, w, _, t, n in cells for s in range(1, n + 1)])
+    monkeypatch.setattr(search_report, "choices", lambda: table)
+    monkeypatch.setattr(search_report, "verdict_runs", lambda: runs)
+    best = search_report.best_on_validation("dfa")
+    assert (best["width"], best["depth"], best["n"]) == (200, 1, 5)
+    errors = 100 * (1 - runs[runs["width"] == 200]["test_accuracy"].to_numpy())
+    low, high = sps.t.interval(0.95, len(errors) - 1, loc=errors.mean(), scale=sps.sem(errors))
+    assert best["error"] == pytest.approx(errors.mean()) and (best["low"], best["high"]) == pytest.approx((low, high))
+    assert search_report.best_on_validation("lafs") is None
+    text = search_report.best_on_validation_markdown()
+    assert text.startswith("- DFA, 1 x 200") and "above the 1.45%" in text and "LAFS" not in text

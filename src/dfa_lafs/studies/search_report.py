@@ -180,3 +180,50 @@ def registration_markdown() -> str:
         "- **Bars**: backprop with one hidden layer of the same width, and with as many parameters as the deep network.",
         f"- **Verdict**: five fresh seeds ({fmt.listing([str(x) for x in spec['seeds']])}) per chosen configuration "
         "and bar; Welch tests of test accuracy, Holm-corrected over the family of comparisons."])
+
+
+def best_on_validation(rule: str) -> dict | None:
+    """The rule's network with the best search validation accuracy among the cells whose verdict
+    runs are all stored, and its test error over those seeds (mean and 95% interval, in percent).
+
+    Chosen on validation (seed 0), read on test (seeds 1-5): the test number plays no part in the
+    choice. None while no such cell is stored.
+    """
+    from ..stats import interval
+
+    table, runs, seeds = choices(), verdict_runs(), len(_spec()["seeds"])
+    count = runs[runs["rule"] == rule].groupby(["width", "depth"]).size()
+    done = [r for r in table[(table["rule"] == rule) & table["val_accuracy"].notna()].itertuples()
+            if count.get((r.width, r.depth), 0) >= seeds]
+    if not done:
+        return None
+    best = max(done, key=lambda r: (r.val_accuracy, -r.width * r.depth))  # ties: the smaller network
+    test = runs[(runs["rule"] == rule) & (runs["width"] == best.width) & (runs["depth"] == best.depth)]["test_accuracy"]
+    error = interval([100 * (1 - a) for a in test])
+    return {"rule": rule, "width": int(best.width), "depth": int(best.depth), "lr": float(best.lr),
+            "feedback_scale": float(best.feedback_scale), "val_accuracy": float(best.val_accuracy),
+            "error": error.mean, "low": error.low, "high": error.high, "n": error.n}
+
+
+# Noekland (2016, arXiv 1609.01596), abstract: DFA with dropout on permutation-invariant MNIST.
+NOKLAND_DFA_TEST_ERROR = 1.45  # percent
+
+
+def best_on_validation_markdown() -> str:
+    """Each rule's best network so far (chosen on validation), its test error, and how DFA's
+    compares with the error Noekland (2016) reports for DFA with dropout and longer training."""
+    from .. import fmt
+
+    lines = []
+    for rule in ("dfa", "lafs"):
+        b = best_on_validation(rule)
+        if b is None:
+            continue
+        line = (f"{rule.upper()}, {b['depth']} x {b['width']} (lr {b['lr']:g}, scale of $B^i$ {b['feedback_scale']:g}): "
+                f"{fmt.with_interval(b['error'], b['low'], b['high'], unit='%')} test error over seeds 1-{b['n']}")
+        if rule == "dfa":
+            where = ("above" if b["low"] > NOKLAND_DFA_TEST_ERROR else "below" if b["high"] < NOKLAND_DFA_TEST_ERROR
+                     else "not distinguishable from")
+            line += f", {where} the {fmt.number(NOKLAND_DFA_TEST_ERROR)}% Nøkland reports"
+        lines.append(f"- {line}.")
+    return "\n".join(lines)
