@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..search import choose, load_plan, settled
-from ..stats import welch
+from ..stats import interval, welch
 from .open_question import _spec, choices, trials, verdict_runs
 
 
@@ -78,6 +78,12 @@ def progress() -> dict:
             "epochs": sum(r.get("epochs_run") or 0 for rows in trials()["trials"].values() for r in rows)}
 
 
+def complete_cells(runs: pd.DataFrame) -> set[tuple[str, int, int]]:
+    """(rule, width, depth) of every network whose verdict runs are stored for all registered seeds."""
+    counts = runs.groupby(["rule", "width", "depth"]).size()
+    return {(rule, int(width), int(depth)) for (rule, width, depth), n in counts.items() if n >= len(_spec()["seeds"])}
+
+
 def interim(alpha: float | None = None) -> pd.DataFrame:
     """Before every verdict run is stored, the widths whose runs are all in: each comparison
     tested at alpha / m, with m the most comparisons the registered family can hold (two rules,
@@ -93,8 +99,7 @@ def interim(alpha: float | None = None) -> pd.DataFrame:
     widths = load_plan_widths()
     m = 2 * len(widths) * 2
     table, runs = choices(), verdict_runs()
-    counts = runs.groupby(["rule", "depth", "width"]).size()
-    stored_cells = {f"{rule}_{depth}x{width}" for (rule, depth, width), n in counts.items() if n >= len(spec["seeds"])}
+    stored_cells = {f"{rule}_{depth}x{width}" for rule, width, depth in complete_cells(runs)}
     ready = [w for w in widths if set(cells_of_width(w)) <= stored_cells
              and table[table["cell"].isin(cells_of_width(w))]["lr"].notna().all()]
     rows = []
@@ -189,12 +194,10 @@ def best_on_validation(rule: str) -> dict | None:
     Chosen on validation (seed 0), read on test (seeds 1-5): the test number plays no part in the
     choice. None while no such cell is stored.
     """
-    from ..stats import interval
-
-    table, runs, seeds = choices(), verdict_runs(), len(_spec()["seeds"])
-    count = runs[runs["rule"] == rule].groupby(["width", "depth"]).size()
+    table, runs = choices(), verdict_runs()
+    complete = complete_cells(runs)
     done = [r for r in table[(table["rule"] == rule) & table["val_accuracy"].notna()].itertuples()
-            if count.get((r.width, r.depth), 0) >= seeds]
+            if (rule, r.width, r.depth) in complete]
     if not done:
         return None
     best = max(done, key=lambda r: (r.val_accuracy, -r.width * r.depth))  # ties: the smaller network
